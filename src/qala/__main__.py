@@ -1,0 +1,5 @@
+"""Allow `python -m qala`."""
+
+from qala.cli import main
+
+main()

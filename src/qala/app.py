@@ -1,0 +1,118 @@
+"""``create_app()``: the one place that wires settings, database, modules and routes."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from importlib.resources import files
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from qala.core import alerts
+from qala.core.api import router as kernel_router
+from qala.core.db import Database
+from qala.core.events import EventBus
+from qala.core.http import (
+    BodyLimit,
+    Metrics,
+    install_error_handlers,
+    install_request_middleware,
+)
+from qala.core.modules import enabled_modules, handlers_of, import_models, tiles_of
+from qala.core.runtime import Runtime
+from qala.core.templating import build_templates
+from qala.settings import Settings
+
+
+def create_app(
+    settings: Settings | None = None,
+    database: Database | None = None,
+    *,
+    start_workers: bool = True,
+    inline_events: bool = False,
+) -> FastAPI:
+    """Build the Qala application for one deployment."""
+    settings = settings or Settings()
+    database = database or Database.from_url(settings.effective_database_url)
+    modules = enabled_modules(settings.modules)
+    import_models()
+    bus = EventBus(database, handlers_of(modules), every_event=(alerts.record_alert,))
+    runtime = Runtime(
+        settings=settings,
+        database=database,
+        bus=bus,
+        modules=modules,
+        tiles=tiles_of(modules),
+        templates=build_templates(modules),
+        inline_events=inline_events,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if start_workers:
+            bus.start(settings.event_poll_seconds)
+        try:
+            yield
+        finally:
+            bus.stop()
+
+    app = FastAPI(
+        title="Qala",
+        summary="Open smart-city platform for the cities of Kazakhstan",
+        version="0.1.0",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.qala = runtime
+    metrics = Metrics()
+    install_error_handlers(app)
+    install_request_middleware(app, metrics, settings.default_language)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    _mount_static(app, runtime)
+    _mount_probes(app, runtime, metrics)
+    app.include_router(kernel_router)
+    for module in modules:
+        if module.api:
+            app.include_router(module.load("api"), prefix=f"/api/{module.name}")
+        for path, reference in module.mounts.items():
+            from qala.core.modules import resolve
+
+            app.include_router(resolve(reference), prefix=path)
+        if module.pages:
+            app.include_router(module.load("pages"))
+    return app
+
+
+def _mount_static(app: FastAPI, runtime: Runtime) -> None:
+    import xstatic.pkg.leaflet as leaflet
+
+    app.mount("/static/vendor/leaflet", StaticFiles(directory=leaflet.BASE_DIR), name="leaflet")
+    for module in runtime.modules:
+        folder = files(f"qala.{module.name}").joinpath("static")
+        if folder.is_dir():
+            app.mount(
+                f"/static/{module.name}",
+                StaticFiles(directory=str(folder)),
+                name=f"static-{module.name}",
+            )
+
+
+def _mount_probes(app: FastAPI, runtime: Runtime, metrics: Metrics) -> None:
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> Response:
+        ready = runtime.database.ping()
+        body = {"status": "ready" if ready else "database unreachable"}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus_metrics(request: Request) -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,1 @@
+"""Users, roles, sign-in sessions, bearer tokens, API keys and the audit log."""

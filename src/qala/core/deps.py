@@ -1,0 +1,160 @@
+"""FastAPI dependencies: the unit of work, the caller, the caller's city (``Annotated`` aliases)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from qala.core import cities
+from qala.core.auth import service as auth
+from qala.core.cities import CityContext
+from qala.core.errors import BadRequest, Forbidden, Unauthorized
+from qala.core.events import OutboxEvent
+from qala.core.i18n import _
+from qala.core.runtime import Runtime
+
+SESSION_COOKIE = "qala_session"
+LANGUAGE_COOKIE = "qala_lang"
+CITY_HEADER = "Qala-City"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_runtime(request: Request) -> Runtime:
+    """The deployment's runtime."""
+    runtime: Runtime = request.app.state.qala
+    return runtime
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """One transaction per request: committed before the response, rolled back on error;
+    events emitted in it are handed to the bus after the commit."""
+    runtime = get_runtime(request)
+    with runtime.database.session() as db:
+        yield db
+        emitted = any(isinstance(obj, OutboxEvent) for obj in db.new)
+        db.commit()
+        if emitted or runtime.inline_events:
+            if runtime.inline_events:
+                runtime.bus.deliver_pending()
+            else:
+                runtime.bus.notify()
+
+
+DbSession = Annotated[Session, Depends(get_db, scope="function")]
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _sep, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return request.headers.get("x-api-key") or None
+
+
+def get_principal(request: Request, db: DbSession) -> auth.Principal:
+    """The caller: bearer token, API key, or session cookie (CSRF-checked on writes)."""
+    cached: auth.Principal | None = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    principal = auth.ANONYMOUS
+    raw = _bearer(request)
+    if raw is not None:
+        if raw.startswith("qk_"):
+            key = auth.api_key_for(db, raw)
+            if key is None:
+                raise Unauthorized(str(_("The API key is not valid.")))
+            principal = auth.Principal.of_api_key(key)
+        else:
+            user = auth.user_for_token(db, raw, "bearer")
+            if user is None:
+                raise Unauthorized(str(_("The token is not valid or has expired.")))
+            principal = auth.Principal.of_user(user)
+    elif session_raw := request.cookies.get(SESSION_COOKIE):
+        user = auth.user_for_token(db, session_raw, "session")
+        if user is not None:
+            if request.method not in SAFE_METHODS:
+                _check_csrf(request, session_raw)
+            principal = auth.Principal.of_user(user)
+    request.state.principal = principal
+    return principal
+
+
+def _check_csrf(request: Request, session_raw: str) -> None:
+    expected = auth.csrf_token(get_runtime(request).settings.secret_key, session_raw)
+    given = request.headers.get("x-csrf-token") or getattr(request.state, "form_csrf", None)
+    if given != expected:
+        raise Forbidden(str(_("The form has expired. Reload the page and try again.")))
+
+
+CurrentPrincipal = Annotated[auth.Principal, Depends(get_principal)]
+
+
+def get_user(principal: CurrentPrincipal) -> auth.Principal:
+    """The caller, who must be signed in."""
+    if not principal.authenticated:
+        raise Unauthorized(str(_("Sign in to continue.")))
+    return principal
+
+
+CurrentUser = Annotated[auth.Principal, Depends(get_user)]
+
+
+def _city_slug(request: Request, principal: auth.Principal) -> str | None:
+    slug = (
+        request.path_params.get("city")
+        or request.headers.get(CITY_HEADER)
+        or request.query_params.get("city")
+    )
+    if slug:
+        return str(slug)
+    if len(principal.roles) == 1 and not principal.is_platform_admin:
+        return None  # resolved by id below
+    return ""
+
+
+def public_city(request: Request, db: DbSession) -> CityContext:
+    """The city a public (no sign-in) request is about, from the path, header or query."""
+    slug = request.path_params.get("city") or request.headers.get(CITY_HEADER)
+    slug = slug or request.query_params.get("city")
+    if not slug:
+        raise BadRequest(
+            str(_("Say which city: the Qala-City header or the city parameter.")),
+            errors=[{"field": "city"}],
+        )
+    return CityContext.of(cities.get_city(db, str(slug)))
+
+
+PublicCity = Annotated[CityContext, Depends(public_city)]
+
+
+def require_role(role: str) -> Callable[..., CityContext]:
+    """A dependency: the caller's city, where the caller holds ``role`` or stronger."""
+
+    def dependency(request: Request, db: DbSession, principal: CurrentUser) -> CityContext:
+        slug = _city_slug(request, principal)
+        if slug is None:
+            (city_id,) = principal.roles
+            city = db.get(cities.City, city_id)
+            assert city is not None
+        elif slug == "":
+            raise BadRequest(
+                str(_("Say which city: the Qala-City header or the city parameter.")),
+                errors=[{"field": "city"}],
+            )
+        else:
+            city = cities.get_city(db, slug)
+        if not principal.has_role(city.id, role):
+            raise Forbidden(str(_("You have no access to this city.")))
+        return CityContext.of(city)
+
+    dependency.__name__ = f"require_{role}"
+    return dependency
+
+
+CurrentCity = Annotated[CityContext, Depends(require_role("citizen"))]
+SpecialistCity = Annotated[CityContext, Depends(require_role("specialist"))]
+OperatorCity = Annotated[CityContext, Depends(require_role("operator"))]
+AdminCity = Annotated[CityContext, Depends(require_role("city_admin"))]

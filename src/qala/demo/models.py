@@ -1,0 +1,1 @@
+"""Demo data lives in the kernel's and modules' own tables; this module adds none."""

@@ -1,0 +1,1 @@
+"""Alembic migrations: one history for every module, revisions named for their module."""
