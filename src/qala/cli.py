@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from qala.settings import Settings
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 app = typer.Typer(help="Qala smart-city platform.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -36,13 +40,10 @@ def serve(
     )
 
 
-def _alembic_config() -> object:
-    from alembic.config import Config
-
+def _alembic_config() -> Config:
     from qala.core.migrations import alembic_config
 
-    config: Config = alembic_config(Settings().effective_database_url)
-    return config
+    return alembic_config(Settings().effective_database_url)
 
 
 @db_app.command("upgrade")
@@ -59,7 +60,7 @@ def db_check() -> None:
     """Fail when the tables differ from the migrations (a migration is missing)."""
     from alembic import command
 
-    command.check(_alembic_config())  # type: ignore[arg-type]
+    command.check(_alembic_config())
 
 
 @db_app.command("revision")
@@ -67,10 +68,7 @@ def db_revision(message: str, module: str = typer.Option("core", help="Owning mo
     """Autogenerate a migration named for its module."""
     from alembic import command
 
-    command.revision(  # type: ignore[arg-type]
-        _alembic_config(), message=f"{module}: {message}", autogenerate=True,
-        rev_id=None,
-    )
+    command.revision(_alembic_config(), message=f"{module}: {message}", autogenerate=True)
 
 
 @users_app.command("create")

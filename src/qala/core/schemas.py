@@ -54,7 +54,7 @@ class TokenCreate(Strict):
 
 class TokenRead(BaseModel):
     access_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth 2 token type
     expires_at: dt.datetime
 
 

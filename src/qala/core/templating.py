@@ -32,9 +32,7 @@ def build_templates(modules: Sequence[Module]) -> Environment:
         lstrip_blocks=True,
     )
     environment.install_gettext_callables(  # type: ignore[attr-defined]
-        lambda message, **params: gettext(message, **params),
-        lambda singular, plural, n, **params: ngettext(singular, plural, n, **params),
-        newstyle=False,
+        gettext, ngettext, newstyle=False
     )
     environment.globals["LANGUAGES"] = LANGUAGES
     environment.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
