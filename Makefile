@@ -77,8 +77,11 @@ test: install lint typecheck imports migrations-check test-sqlite test-postgres 
 	@echo "All checks passed."
 
 i18n: install ## Extract strings and update the ru/kk/en catalogs
-	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output -o src/qala/locale/messages.pot src/qala
-	$(BIN)/pybabel update --no-fuzzy-matching -i src/qala/locale/messages.pot -d src/qala/locale
+	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --project=Qala \
+		--copyright-holder="Qala contributors" --add-comments=TRANSLATORS: \
+		-o src/qala/locale/messages.pot src/qala
+	$(BIN)/pybabel update --no-fuzzy-matching --ignore-pot-creation-date \
+		-i src/qala/locale/messages.pot -d src/qala/locale
 
 bench: install ## Run every benchmark (figures go to docs/benchmarks.md)
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

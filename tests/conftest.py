@@ -6,11 +6,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,6 +20,7 @@ from qala.core.auth import service as auth
 from qala.core.auth.models import User
 from qala.core.cities import City, Department, District
 from qala.core.db import Database, make_engine
+from qala.core.deps import SESSION_COOKIE
 from qala.core.migrations import upgrade
 from qala.settings import Settings
 
@@ -61,9 +63,24 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     return url
 
 
+def _hand_transactions_to_sqlalchemy(engine: Engine) -> None:
+    """pysqlite's own transaction handling commits at the first RELEASE SAVEPOINT, so a test's
+    commits would outlive its rollback; SQLAlchemy's recipe lets SQLAlchemy emit BEGIN itself."""
+
+    @event.listens_for(engine, "connect")
+    def _no_implicit_transactions(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+
 @pytest.fixture(scope="session")
 def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)
+    if engine.dialect.name == "sqlite":
+        _hand_transactions_to_sqlalchemy(engine)
     yield engine
     engine.dispose()
 
@@ -168,5 +185,33 @@ def as_role(
         raw, _token = auth.issue_token(db, user, kind="bearer", max_age=3600)
         db.commit()
         return {"Authorization": f"Bearer {raw}", "Qala-City": target.slug}
+
+    return factory
+
+
+def assert_problem(response: Any, status: int) -> dict[str, Any]:
+    """Check ``response`` is an RFC 9457 problem with ``status``; returns its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem: dict[str, Any] = response.json()
+    assert problem["status"] == status
+    assert problem["type"].startswith("https://")
+    assert problem["title"]
+    return problem
+
+
+@pytest.fixture
+def sign_in(client: TestClient) -> Callable[..., str]:
+    """Sign in through the web form; the client keeps the cookie. Returns the raw session."""
+
+    def factory(username: str, password: str = PASSWORD, next_page: str = "/") -> str:
+        response = client.post(
+            "/sign-in",
+            data={"username": username, "password": password, "next": next_page},
+            follow_redirects=False,
+        )
+        assert response.status_code == 303, response.text
+        session: str = response.cookies[SESSION_COOKIE]
+        return session
 
     return factory

@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     secure_cookies: bool = False
     event_poll_seconds: float = Field(default=5.0, gt=0)
+    hub_open_city: str = Field(
+        default="",
+        description="A sandbox city whose NGSI-LD and IoT APIs answer anonymous callers "
+        "(demos, conformance suites); never set it in production.",
+    )
     debug: bool = False
 
     @field_validator("modules", mode="before")

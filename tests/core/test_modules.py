@@ -28,6 +28,7 @@ PLATFORM_TABLES = {
     "core_tokens": "sign-in sessions and bearer tokens belong to a user, not a city",
     "core_outbox": "carries a nullable city_id: some events are platform-wide",
     "core_audit": "carries a nullable city_id: sign-ins are not about one city",
+    "hub_contexts": "JSON-LD @contexts are vocabularies shared by every tenant",
 }
 MODULES = installed_modules()
 

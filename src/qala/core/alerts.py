@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from qala.core.db import Base, utcnow
 from qala.core.errors import NotFound
 from qala.core.events import Event
-from qala.core.i18n import gettext
+from qala.core.i18n import _, gettext
 
 SEVERITIES = ("info", "warning", "critical")
 
@@ -69,11 +69,13 @@ def list_alerts(db: Session, city_id: int, after_id: int = 0, limit: int = 50) -
     return list(db.scalars(query))
 
 
-def acknowledge_alert(db: Session, city_id: int, alert_id: int, user_id: int) -> Alert:
-    """Mark an alert as seen by an operator."""
+def acknowledge_alert(
+    db: Session, city_id: int, alert_id: int, user_id: int | None
+) -> Alert:
+    """Mark an alert as seen by an operator (``user_id`` None: by a device or integration key)."""
     alert = db.scalar(select(Alert).where(Alert.id == alert_id, Alert.city_id == city_id))
     if alert is None:
-        raise NotFound(f"No alert {alert_id}.")
+        raise NotFound(str(_("There is no alert number {number}.", number=alert_id)))
     if alert.acknowledged_at is None:
         alert.acknowledged_at, alert.acknowledged_by = utcnow(), user_id
     return alert

@@ -63,9 +63,13 @@ def get_city(city: str, db: DbSession) -> CityRead:
 
 
 @router.get("/cities/{city}/districts", tags=["cities"])
-def get_districts(city: str, db: DbSession, lang: str = "ru") -> dict[str, Any]:
-    """The city's districts as a GeoJSON FeatureCollection (public)."""
-    return cities.districts_geojson(cities.get_city(db, city), lang)
+def get_districts(
+    city: str, request: Request, db: DbSession, lang: str | None = None
+) -> dict[str, Any]:
+    """The city's districts as a GeoJSON FeatureCollection (public), named in ``lang`` or else
+    the request's language (cookie, Accept-Language), as Content-Language says."""
+    del lang  # applied by the language middleware; declared here for the API docs
+    return cities.districts_geojson(cities.get_city(db, city), request.state.language)
 
 
 @router.get("/modules", tags=["cities"])
@@ -88,7 +92,11 @@ def list_departments(db: DbSession, city: CurrentCity) -> list[DepartmentRead]:
 @router.post("/auth/token", status_code=201, tags=["auth"])
 def post_token(body: TokenCreate, request: Request, db: DbSession) -> TokenRead:
     """Exchange a username and password for a bearer token."""
-    user = auth.authenticate(db, body.username, body.password, ip=_ip(request))
+    try:
+        user = auth.authenticate(db, body.username, body.password, ip=_ip(request))
+    except auth.BadCredentials:
+        db.commit()  # keep the audited failure: it is what throttles password guessing
+        raise
     max_age = get_runtime(request).settings.token_max_age
     raw, token = auth.issue_token(db, user, kind="bearer", max_age=max_age, name=body.name)
     return TokenRead(access_token=raw, expires_at=token.expires_at)
@@ -237,8 +245,7 @@ def list_alerts(
 @router.post("/alerts/{alert_id}/ack", tags=["alerts"])
 def ack_alert(alert_id: int, db: DbSession, city: OperatorCity, actor: CurrentUser) -> AlertRead:
     """Acknowledge an alert."""
-    user_id = actor.user_id or 0
-    return _alert_read(alerts.acknowledge_alert(db, city.id, alert_id, user_id))
+    return _alert_read(alerts.acknowledge_alert(db, city.id, alert_id, actor.user_id))
 
 
 def _ip(request: Request) -> str:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from qala.core.db import Base, CityOwned
 from qala.core.errors import NotFound
+from qala.core.i18n import _
 
 
 class City(Base):
@@ -117,7 +118,7 @@ def get_city(db: Session, slug: str) -> City:
     """The city with ``slug``, or CityNotFound."""
     city = db.scalar(select(City).where(City.slug == slug))
     if city is None:
-        raise CityNotFound(f"No city '{slug}'.")
+        raise CityNotFound(str(_("There is no city '{slug}'.", slug=slug)))
     return city
 
 

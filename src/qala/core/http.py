@@ -106,18 +106,37 @@ class BodyLimit:
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
             await self._refuse(scope, send)
             return
-        received = 0
+        received, too_large, started, refused = 0, False, False, False
 
         async def limited() -> Message:
-            nonlocal received
+            nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
+                    too_large = True
                     raise PayloadTooLarge(str(_("The body is larger than allowed.")))
             return message
 
-        await self.app(scope, limited, send)
+        async def answer(message: Message) -> None:
+            # FastAPI turns any error while reading the body into its own 400; once the limit
+            # was crossed, the caller gets the 413 instead of whatever the app made of it.
+            nonlocal started, refused
+            if too_large and not started:
+                started = refused = True
+                await self._refuse(scope, send)
+            if not refused:
+                started = True
+                await send(message)
+
+        try:
+            await self.app(scope, limited, answer)
+        except PayloadTooLarge:
+            if refused:
+                return
+            if started:
+                raise
+            await self._refuse(scope, send)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
         body = PayloadTooLarge(str(_("The body is larger than allowed."))).body(scope["path"])

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 #: ``QALA_MODULES`` and each city's switch decide what is mounted and shown.
 INSTALLED: tuple[str, ...] = (
     "web",
+    "hub",
     "demo",
 )
 

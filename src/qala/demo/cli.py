@@ -24,13 +24,7 @@ def demo(
     database = Database.from_url(settings.effective_database_url)
     only = tuple(slug.strip() for slug in cities.split(",") if slug.strip())
     with database.session() as db:
-        seeded = service.seed_cities(db, only)
-        for city in seeded:
-            for module in enabled_modules(settings.modules):
-                seed = module.load("demo")
-                if seed is not None and city.module_enabled(module.name):
-                    seed(db, city)
-        service.seed_accounts(db, seeded)
+        seeded = service.seed_demo(db, enabled_modules(settings.modules), only)
         db.commit()
     names = ", ".join(city.slug for city in seeded)
     typer.echo(f"Seeded {len(seeded)} cities: {names}")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.resources import files
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,6 +14,9 @@ from sqlalchemy.orm import Session
 from qala.core.auth import service as auth
 from qala.core.auth.models import User
 from qala.core.cities import City, Department, District
+
+if TYPE_CHECKING:
+    from qala.core.modules import Module
 
 DEMO_PASSWORD = "qala-demo-2026"  # noqa: S105 - published demo credential, documented in README
 
@@ -125,3 +129,19 @@ def seed_accounts(db: Session, cities: list[City]) -> list[User]:
         users.append(user)
     db.flush()
     return users
+
+
+def seed_demo(db: Session, modules: Sequence[Module], only: tuple[str, ...] = ()) -> list[City]:
+    """Seed the demo cities, every enabled module's demo data for each, and the demo sign-ins.
+
+    ``modules`` are the deployment's enabled modules; ``only`` limits the cities (empty: all).
+    Safe to run again; the caller commits.
+    """
+    seeded = seed_cities(db, only)
+    for city in seeded:
+        for module in modules:
+            seed = module.load("demo")
+            if seed is not None and city.module_enabled(module.name):
+                seed(db, city)
+    seed_accounts(db, seeded)
+    return seeded

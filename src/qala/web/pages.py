@@ -114,6 +114,8 @@ def _safe_next(target: str) -> str:
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return "/"
+    if "\\" in target or any(ord(char) < 32 for char in target):
+        return "/"  # browsers read /\host and /<tab>/host as //host: another site
     return target
 
 

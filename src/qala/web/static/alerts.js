@@ -21,7 +21,7 @@
       item.className = "alert severity-" + alert.severity;
       var time = document.createElement("time");
       time.dateTime = alert.created_at;
-      time.textContent = new Date(alert.created_at).toLocaleTimeString();
+      time.textContent = new Date(alert.created_at).toLocaleTimeString(document.documentElement.lang || undefined);
       var text = document.createElement(alert.link ? "a" : "span");
       text.textContent = alert.text;
       if (alert.link) text.href = alert.link;

@@ -1,0 +1,102 @@
+"""The public city API: the list of cities, one city, its districts as GeoJSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from qala.core.cities import City, District
+from tests.conftest import SQUARE, assert_problem
+
+
+def test_city_list_shows_every_city_by_name(
+    client: TestClient, city: City, other_city: City
+) -> None:
+    body = client.get("/api/cities").json()
+    assert [item["slug"] for item in body] == ["otherton", "testville"]  # Другой < Тествилль
+    testville = body[1]
+    assert testville["name_ru"] == "Тествилль"
+    assert testville["population"] == 50_000
+    assert testville["centre"] == [51.15, 71.45]
+    assert testville["bounds"] == [71.40, 51.10, 71.50, 51.20]
+
+
+def test_one_city(client: TestClient, city: City) -> None:
+    response = client.get("/api/cities/testville")
+    assert response.status_code == 200
+    assert response.json()["slug"] == "testville"
+    assert response.json()["timezone"] == "Asia/Almaty"
+
+
+@pytest.mark.parametrize("path", ["/api/cities/nowhere", "/api/cities/nowhere/districts"])
+def test_unknown_city_is_404_problem(client: TestClient, city: City, path: str) -> None:
+    problem = assert_problem(client.get(path), 404)
+    assert "nowhere" in problem["detail"]
+
+
+def _check_feature_collection(body: dict[str, Any]) -> None:
+    """RFC 7946: a FeatureCollection of Features with geometry and properties."""
+    assert body["type"] == "FeatureCollection"
+    assert isinstance(body["features"], list)
+    for feature in body["features"]:
+        assert feature["type"] == "Feature"
+        assert isinstance(feature["properties"], dict)
+        geometry = feature["geometry"]
+        assert geometry["type"] in {"Polygon", "MultiPolygon"}
+        rings = geometry["coordinates"] if geometry["type"] == "Polygon" else [
+            ring for polygon in geometry["coordinates"] for ring in polygon
+        ]
+        for ring in rings:
+            assert len(ring) >= 4
+            assert ring[0] == ring[-1]  # closed
+            for lon, lat in ring:  # longitude first
+                assert -180 <= lon <= 180
+                assert -90 <= lat <= 90
+
+
+def test_districts_are_a_geojson_feature_collection(client: TestClient, city: City) -> None:
+    response = client.get("/api/cities/testville/districts")
+    assert response.status_code == 200
+    body = response.json()
+    _check_feature_collection(body)
+    assert len(body["features"]) == 1
+    feature = body["features"][0]
+    assert feature["geometry"] == SQUARE
+    assert feature["properties"] == {"slug": "centre", "name": "Центр"}
+
+
+def test_districts_belong_to_their_city_only(
+    client: TestClient, db: Session, city: City, other_city: City
+) -> None:
+    db.add(District(city_id=other_city.id, slug="north", name_ru="Север", name_kk="Солтүстік",
+                    name_en="North", geometry=SQUARE))
+    db.commit()
+    mine = client.get("/api/cities/testville/districts").json()["features"]
+    theirs = client.get("/api/cities/otherton/districts").json()["features"]
+    assert [f["id"] for f in mine] == ["centre"]
+    assert sorted(f["id"] for f in theirs) == ["centre", "north"]
+
+
+DISTRICT_NAMES = {"ru": "Центр", "kk": "Орталық", "en": "Centre"}
+
+
+@pytest.mark.parametrize(
+    ("request_language", "language"),
+    [
+        ({"params": {"lang": "kk"}}, "kk"),
+        ({"params": {"lang": "en"}}, "en"),
+        ({"headers": {"Accept-Language": "kk"}}, "kk"),
+        ({"headers": {"Accept-Language": "en"}}, "en"),
+        ({}, "ru"),
+    ],
+)
+def test_district_names_are_in_the_language_the_response_declares(
+    client: TestClient, city: City, request_language: dict[str, dict[str, str]], language: str
+) -> None:
+    path = "/api/cities/testville/districts"
+    response = client.get(path, **request_language)  # type: ignore[arg-type]
+    assert response.headers["content-language"] == language
+    assert response.json()["features"][0]["properties"]["name"] == DISTRICT_NAMES[language]
