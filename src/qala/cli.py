@@ -47,7 +47,7 @@ def _alembic_config() -> Config:
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: str = typer.Argument("head")) -> None:
+def db_upgrade(revision: str = typer.Argument("heads")) -> None:
     """Apply migrations up to ``revision``."""
     from qala.core.migrations import upgrade
 
