@@ -4,6 +4,7 @@ The server always runs on its own SQLite file (whatever ``--db`` says): the brow
 committed data that a real uvicorn process serves, not a rolled-back test transaction.
 Chromium is the Debian package (``/usr/bin/chromium`` or ``QALA_CHROMIUM``); Playwright's own
 browser downloads are never used. Without Chromium the tests skip, or fail when ``CI`` is set.
+``QALA_E2E_SCREENSHOTS=<folder>`` saves screenshots of the pages for UI work.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -34,12 +35,16 @@ from qala.settings import Settings
 CHROMIUM = Path(os.environ.get("QALA_CHROMIUM", "/usr/bin/chromium"))
 #: Without the background-networking flags Chromium reaches for the network, which is not here.
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 HOST = "127.0.0.1"
-
-
 #: One alert in the feed of one city, to see it on that city's screen and on no other.
 ALERT = ("astana", "critical", "E2E check: water main burst on Kenesary street")
 
@@ -92,8 +97,13 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     url = f"sqlite:///{folder / 'qala.sqlite3'}"
     # Explicit values, so a developer's .env or QALA_* variables cannot change what is tested.
     settings = Settings(
-        database_url=url, var_dir=folder, secret_key="e2e-secret-key-0123456789",
-        tile_url="", default_language="ru", modules=(), secure_cookies=False,
+        database_url=url,
+        var_dir=folder,
+        secret_key="e2e-secret-key-0123456789",
+        tile_url="",
+        default_language="ru",
+        modules=(),
+        secure_cookies=False,
     )
     _seed(url, settings)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -125,8 +135,10 @@ def _unavailable(reason: str) -> None:
 def browser() -> Iterator[Browser]:
     """Headless Debian Chromium driven by Playwright (sync API); never a downloaded browser."""
     if not CHROMIUM.is_file():
-        _unavailable(f"Chromium not found at {CHROMIUM} (apt-get install chromium, "
-                     "or point QALA_CHROMIUM at it)")
+        _unavailable(
+            f"Chromium not found at {CHROMIUM} (apt-get install chromium, "
+            "or point QALA_CHROMIUM at it)"
+        )
     with sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
@@ -144,13 +156,20 @@ class BrowserLog:
 
     def watch(self, context: BrowserContext) -> None:
         """Record the problems of every page opened in ``context``."""
-        context.on("console", lambda m: m.type == "error" and self.console_errors.append(
-            f"{m.text} at {m.location.get('url')}"))
-        context.on("weberror", lambda e: self.console_errors.append(str(e.error)))
+        context.on("console", self._check_console)
+        context.on("weberror", lambda error: self.console_errors.append(str(error.error)))
         context.on("requestfailed", self._check_failure)
         context.on("request", self._check_host)
-        context.on("response", lambda r: r.status >= 400 and r.request.resource_type != "document"
-                   and self.bad_responses.append(f"{r.status} {r.request.method} {r.url}"))
+        context.on("response", self._check_status)
+
+    def _check_console(self, message: Any) -> None:
+        if message.type == "error":
+            self.console_errors.append(f"{message.text} at {message.location.get('url')}")
+
+    def _check_status(self, response: Any) -> None:
+        # A page itself may answer 4xx on purpose (a refused sign-in); its parts may not.
+        if response.status >= 400 and response.request.resource_type != "document":
+            self.bad_responses.append(f"{response.status} {response.request.method} {response.url}")
 
     def _check_failure(self, request: Any) -> None:
         # Leaving a page cancels its pending fetches (the alerts poll): not a failure.
@@ -181,7 +200,7 @@ def browser_log() -> BrowserLog:
 @pytest.fixture
 def new_page(
     browser: Browser, live_server: LiveServer, browser_log: BrowserLog
-) -> Iterator[Any]:
+) -> Iterator[Callable[..., Page]]:
     """Open a page in a fresh context (own cookies); ``new_page(**context_options)``."""
     contexts: list[BrowserContext] = []
 
@@ -199,7 +218,7 @@ def new_page(
 
 
 @pytest.fixture
-def snapshot() -> Any:
+def snapshot() -> Callable[[Page, str], None]:
     """Save a full-page screenshot when ``QALA_E2E_SCREENSHOTS`` names a folder (for UI work)."""
     folder = os.environ.get("QALA_E2E_SCREENSHOTS")
 

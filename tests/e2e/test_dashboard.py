@@ -21,8 +21,10 @@ pytestmark = pytest.mark.e2e
 
 NewPage = Callable[..., Page]
 PHONE: dict[str, Any] = {
-    "viewport": {"width": 390, "height": 844}, "device_scale_factor": 2,
-    "is_mobile": True, "has_touch": True,
+    "viewport": {"width": 390, "height": 844},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
 }
 DISTRICTS = "#map path.leaflet-interactive"
 
@@ -156,9 +158,11 @@ def test_language_links_switch_the_interface(
         page.get_by_test_id(f"lang-{language}").click()
         expect(page.locator("html")).to_have_attribute("lang", language)
         expect(page.get_by_test_id(f"lang-{language}")).to_have_attribute("aria-current", "true")
-        for selector, message in (("h1", "Situational centre"),
-                                  (".alerts h2", "Alerts"),
-                                  (".account button", "Sign out")):
+        for selector, message in (
+            ("h1", "Situational centre"),
+            (".alerts h2", "Alerts"),
+            (".account button", "Sign out"),
+        ):
             text = LazyText(message).in_language(language)
             expect(page.locator(selector)).to_contain_text(text)
         if language == "kk":  # district names on the map follow the language too
@@ -200,7 +204,9 @@ def test_citizen_page_on_a_phone(
     page.goto("/c/stepnogorsk/public")
     expect(page.get_by_test_id("sign-in-link")).to_be_visible()
     expect(page.get_by_test_id("map")).to_be_visible()
-    expect(page.locator(DISTRICTS)).to_have_count(len(district_names(live_server, "stepnogorsk", "ru")))
+    expect(page.locator(DISTRICTS)).to_have_count(
+        len(district_names(live_server, "stepnogorsk", "ru"))
+    )
     extent = page.evaluate(DRAWN_EXTENT, DISTRICTS)
     assert extent["inside"] and extent["share"] > 0.5, extent
     expect(page.locator(".tiles .tile").first).to_be_visible()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -59,8 +60,9 @@ def districts_tile(db: Session, city: CityContext) -> TileData:
 
 
 def alerts_today_tile(db: Session, city: CityContext) -> TileData:
-    """Alerts raised in the last 24 hours, critical ones flagged."""
-    since = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+    """Alerts raised since midnight in the city's time zone, critical ones flagged."""
+    local_now = utcnow().astimezone(ZoneInfo(city.timezone))
+    since = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
     counts = dict(
         db.execute(
             select(Alert.severity, func.count(Alert.id))
