@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,7 +24,7 @@ from qala.core.deps import SESSION_COOKIE
 from qala.core.migrations import upgrade
 from qala.settings import Settings
 
-PASSWORD = "correct-horse-battery"  # noqa: S105 - test credential
+PASSWORD = "correct-horse-battery"
 SQUARE = {
     "type": "Polygon",
     "coordinates": [[[71.40, 51.10], [71.50, 51.10], [71.50, 51.20], [71.40, 51.20], [71.40, 51.10]]],
@@ -63,24 +63,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     return url
 
 
-def _hand_transactions_to_sqlalchemy(engine: Engine) -> None:
-    """pysqlite's own transaction handling commits at the first RELEASE SAVEPOINT, so a test's
-    commits would outlive its rollback; SQLAlchemy's recipe lets SQLAlchemy emit BEGIN itself."""
-
-    @event.listens_for(engine, "connect")
-    def _no_implicit_transactions(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-
-    @event.listens_for(engine, "begin")
-    def _begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
-
-
 @pytest.fixture(scope="session")
 def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)
-    if engine.dialect.name == "sqlite":
-        _hand_transactions_to_sqlalchemy(engine)
     yield engine
     engine.dispose()
 

@@ -18,8 +18,8 @@ from qala.core.events import EventBus
 from qala.core.http import (
     BodyLimit,
     Metrics,
+    RequestContext,
     install_error_handlers,
-    install_request_middleware,
 )
 from qala.core.modules import enabled_modules, handlers_of, import_models, tiles_of
 from qala.core.runtime import Runtime
@@ -52,11 +52,15 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        stops = []
         if start_workers:
             bus.start(settings.event_poll_seconds)
+            stops = [module.load("workers")(runtime) for module in modules if module.workers]
         try:
             yield
         finally:
+            for stop in stops:
+                stop()
             bus.stop()
 
     app = FastAPI(
@@ -71,7 +75,7 @@ def create_app(
     app.state.qala = runtime
     metrics = Metrics()
     install_error_handlers(app)
-    install_request_middleware(app, metrics, settings.default_language)
+    app.add_middleware(RequestContext, metrics=metrics, default_language=settings.default_language)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     _mount_static(app, runtime)
     _mount_probes(app, runtime, metrics)
@@ -89,7 +93,7 @@ def create_app(
 
 
 def _mount_static(app: FastAPI, runtime: Runtime) -> None:
-    import xstatic.pkg.leaflet as leaflet
+    from xstatic.pkg import leaflet
 
     app.mount("/static/vendor/leaflet", StaticFiles(directory=leaflet.BASE_DIR), name="leaflet")
     for module in runtime.modules:

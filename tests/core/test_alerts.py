@@ -32,8 +32,9 @@ def raise_alerts(app: FastAPI, db: Session, *events: Any) -> None:
 def test_alerts_of_the_city_show_in_its_feed(
     app: FastAPI, client: TestClient, db: Session, as_role: AsRole, city: City
 ) -> None:
-    raise_alerts(app, db, LeakDetected(city_id=city.id, meter="m1"),
-                 MeterRead(city_id=city.id, meter="m2"))  # no alert for a plain reading
+    raise_alerts(
+        app, db, LeakDetected(city_id=city.id, meter="m1"), MeterRead(city_id=city.id, meter="m2")
+    )  # no alert for a plain reading
     response = client.get("/api/alerts", headers=as_role("operator"))
     assert response.status_code == 200
     (alert,) = response.json()
@@ -44,18 +45,27 @@ def test_alerts_of_the_city_show_in_its_feed(
 
 
 def test_alerts_of_another_city_are_never_shown(
-    app: FastAPI, client: TestClient, db: Session, as_role: AsRole, city: City,
+    app: FastAPI,
+    client: TestClient,
+    db: Session,
+    as_role: AsRole,
+    city: City,
     other_city: City,
 ) -> None:
-    raise_alerts(app, db, LeakDetected(city_id=city.id, meter="ours"),
-                 LeakDetected(city_id=other_city.id, meter="theirs"),
-                 LeakDetected(city_id=None, meter="nobodys"))
+    raise_alerts(
+        app,
+        db,
+        LeakDetected(city_id=city.id, meter="ours"),
+        LeakDetected(city_id=other_city.id, meter="theirs"),
+        LeakDetected(city_id=None, meter="nobodys"),
+    )
     ours = client.get("/api/alerts", headers=as_role("operator")).json()
     theirs = client.get("/api/alerts", headers=as_role("operator", other_city)).json()
     assert [alert["text"] for alert in ours] == ["Leak at meter ours"]
     assert [alert["text"] for alert in theirs] == ["Leak at meter theirs"]
-    assert_problem(client.get("/api/alerts", headers={**as_role("operator"),
-                                                      "Qala-City": "otherton"}), 403)
+    assert_problem(
+        client.get("/api/alerts", headers={**as_role("operator"), "Qala-City": "otherton"}), 403
+    )
 
 
 def test_feed_is_newest_first_and_polls_after_an_id(
@@ -77,12 +87,17 @@ def test_feed_is_for_operators(client: TestClient, as_role: AsRole, role: str) -
 
 
 def test_alert_text_is_in_the_readers_language(
-    app: FastAPI, client: TestClient, db: Session, as_role: AsRole, city: City,
+    app: FastAPI,
+    client: TestClient,
+    db: Session,
+    as_role: AsRole,
+    city: City,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     kazakh = _catalog("kk", {"Leak at meter {meter}": "{meter} есептегішінде ағу"})
-    monkeypatch.setattr(i18n, "translations",
-                        lambda language: kazakh if language == "kk" else i18n.Translations())
+    monkeypatch.setattr(
+        i18n, "translations", lambda language: kazakh if language == "kk" else i18n.Translations()
+    )
     raise_alerts(app, db, LeakDetected(city_id=city.id, meter="m1"))
     headers = as_role("operator")
     kk = client.get("/api/alerts", headers={**headers, "Accept-Language": "kk"}).json()
@@ -101,8 +116,9 @@ def test_operator_acknowledges_an_alert(
     assert response.status_code == 200
     acknowledged_at = response.json()["acknowledged_at"]
     assert acknowledged_at is not None
-    assert client.get("/api/alerts", headers=headers).json()[0]["acknowledged_at"] \
-        == acknowledged_at
+    assert (
+        client.get("/api/alerts", headers=headers).json()[0]["acknowledged_at"] == acknowledged_at
+    )
     again = client.post(f"/api/alerts/{alert['id']}/ack", headers=as_role("operator"))
     assert again.json()["acknowledged_at"] == acknowledged_at  # the first one counts
     db.expire_all()
@@ -115,8 +131,9 @@ def test_device_key_acknowledges_an_alert(
     app: FastAPI, client: TestClient, db: Session, as_role: AsRole, city: City
 ) -> None:
     raise_alerts(app, db, LeakDetected(city_id=city.id, meter="m1"))
-    key = client.post("/api/api-keys", json={"name": "control room"},
-                      headers=as_role("city_admin")).json()["key"]
+    key = client.post(
+        "/api/api-keys", json={"name": "control room"}, headers=as_role("city_admin")
+    ).json()["key"]
     (alert,) = client.get("/api/alerts", headers={"X-API-Key": key}).json()
     response = client.post(f"/api/alerts/{alert['id']}/ack", headers={"X-API-Key": key})
     assert response.status_code == 200, response.text
@@ -124,16 +141,23 @@ def test_device_key_acknowledges_an_alert(
 
 
 def test_alert_of_another_city_cannot_be_acknowledged(
-    app: FastAPI, client: TestClient, db: Session, as_role: AsRole, city: City,
+    app: FastAPI,
+    client: TestClient,
+    db: Session,
+    as_role: AsRole,
+    city: City,
     other_city: City,
 ) -> None:
     raise_alerts(app, db, LeakDetected(city_id=other_city.id, meter="theirs"))
     (theirs,) = client.get("/api/alerts", headers=as_role("operator", other_city)).json()
     response = client.post(f"/api/alerts/{theirs['id']}/ack", headers=as_role("operator"))
     assert_problem(response, 404)
-    assert client.get("/api/alerts", headers=as_role("operator", other_city)).json()[0][
-        "acknowledged_at"
-    ] is None
+    assert (
+        client.get("/api/alerts", headers=as_role("operator", other_city)).json()[0][
+            "acknowledged_at"
+        ]
+        is None
+    )
 
 
 def test_unknown_alert_is_404(client: TestClient, as_role: AsRole) -> None:

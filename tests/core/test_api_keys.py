@@ -19,8 +19,7 @@ AsRole = Callable[..., dict[str, str]]
 
 
 def _create(client: TestClient, headers: dict[str, str], name: str = "meters") -> dict[str, Any]:
-    response = client.post("/api/api-keys", json={"name": name, "scopes": ["hub"]},
-                           headers=headers)
+    response = client.post("/api/api-keys", json={"name": name, "scopes": ["hub"]}, headers=headers)
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
     return created
@@ -44,9 +43,7 @@ def test_city_admin_creates_a_key_shown_once(
     assert raw not in listed.text
 
 
-def test_only_a_hash_of_the_key_is_stored(
-    client: TestClient, db: Session, as_role: AsRole
-) -> None:
+def test_only_a_hash_of_the_key_is_stored(client: TestClient, db: Session, as_role: AsRole) -> None:
     raw = _create(client, as_role("city_admin"))["key"]
     db.expire_all()
     row = db.scalars(select(ApiKey)).one()
@@ -75,8 +72,9 @@ def test_key_works_for_operator_routes_in_its_city(
     raw = _create(client, as_role("city_admin"))["key"]
     header = {"X-API-Key": raw} if style == "X-API-Key" else {"Authorization": f"Bearer {raw}"}
     assert client.get("/api/alerts", headers=header).status_code == 200  # its one city
-    assert client.get("/api/alerts", headers={**header, "Qala-City": "testville"}).status_code \
-        == 200
+    assert (
+        client.get("/api/alerts", headers={**header, "Qala-City": "testville"}).status_code == 200
+    )
     assert client.get("/api/web/tiles", headers=header).status_code == 200
 
 

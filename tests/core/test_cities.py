@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from qala.core.auth import service as auth
+from qala.core.auth.models import User
 from qala.core.cities import City, District
 from tests.conftest import SQUARE, assert_problem
 
@@ -46,9 +49,11 @@ def _check_feature_collection(body: dict[str, Any]) -> None:
         assert isinstance(feature["properties"], dict)
         geometry = feature["geometry"]
         assert geometry["type"] in {"Polygon", "MultiPolygon"}
-        rings = geometry["coordinates"] if geometry["type"] == "Polygon" else [
-            ring for polygon in geometry["coordinates"] for ring in polygon
-        ]
+        rings = (
+            geometry["coordinates"]
+            if geometry["type"] == "Polygon"
+            else [ring for polygon in geometry["coordinates"] for ring in polygon]
+        )
         for ring in rings:
             assert len(ring) >= 4
             assert ring[0] == ring[-1]  # closed
@@ -71,8 +76,16 @@ def test_districts_are_a_geojson_feature_collection(client: TestClient, city: Ci
 def test_districts_belong_to_their_city_only(
     client: TestClient, db: Session, city: City, other_city: City
 ) -> None:
-    db.add(District(city_id=other_city.id, slug="north", name_ru="Север", name_kk="Солтүстік",
-                    name_en="North", geometry=SQUARE))
+    db.add(
+        District(
+            city_id=other_city.id,
+            slug="north",
+            name_ru="Север",
+            name_kk="Солтүстік",
+            name_en="North",
+            geometry=SQUARE,
+        )
+    )
     db.commit()
     mine = client.get("/api/cities/testville/districts").json()["features"]
     theirs = client.get("/api/cities/otherton/districts").json()["features"]
@@ -100,3 +113,82 @@ def test_district_names_are_in_the_language_the_response_declares(
     response = client.get(path, **request_language)  # type: ignore[arg-type]
     assert response.headers["content-language"] == language
     assert response.json()["features"][0]["properties"]["name"] == DISTRICT_NAMES[language]
+
+
+def test_modules_of_a_city_are_public_and_follow_its_switches(
+    client: TestClient, db: Session, city: City
+) -> None:
+    everything = client.get("/api/modules", headers={"Qala-City": "testville"})
+    assert everything.status_code == 200
+    assert {m["name"] for m in everything.json()} >= {"web"}
+    assert all(m["enabled"] for m in everything.json())
+    city.enabled_modules = ["web"]
+    db.commit()
+    switched = client.get("/api/modules", params={"city": "testville"}).json()
+    assert {m["name"]: m["enabled"] for m in switched}["web"] is True
+    assert [m["name"] for m in switched if not m["enabled"]] == [
+        m["name"] for m in switched if m["name"] != "web"
+    ]
+
+
+def test_modules_need_a_known_city(client: TestClient, city: City) -> None:
+    problem = assert_problem(client.get("/api/modules"), 400)
+    assert [error["field"] for error in problem["errors"]] == ["city"]
+    assert_problem(client.get("/api/modules", headers={"Qala-City": "nowhere"}), 404)
+
+
+def test_departments_are_the_callers_citys(
+    client: TestClient, as_role: Callable[..., dict[str, str]], city: City, other_city: City
+) -> None:
+    response = client.get("/api/departments", headers=as_role("citizen"))
+    assert response.status_code == 200
+    (department,) = response.json()
+    assert department["slug"] == "housing"
+    theirs = client.get("/api/departments", headers=as_role("citizen", other_city)).json()
+    assert theirs[0]["id"] != department["id"]
+
+
+def test_a_caller_of_one_city_needs_no_city_header(
+    client: TestClient, as_role: Callable[..., dict[str, str]], city: City
+) -> None:
+    headers = {k: v for k, v in as_role("citizen").items() if k != "Qala-City"}
+    assert client.get("/api/departments", headers=headers).status_code == 200
+
+
+def test_a_caller_of_several_cities_must_say_which(
+    client: TestClient,
+    db: Session,
+    make_user: Callable[..., auth.Principal],
+    city: City,
+    other_city: City,
+) -> None:
+    principal = make_user("operator", city)
+    user = db.get(User, principal.user_id)
+    assert user is not None
+    auth.set_role(db, user, other_city.id, "citizen")
+    raw, _token = auth.issue_token(db, user, kind="bearer", max_age=60)
+    db.commit()
+    bearer = {"Authorization": f"Bearer {raw}"}
+    problem = assert_problem(client.get("/api/departments", headers=bearer), 400)
+    assert [error["field"] for error in problem["errors"]] == ["city"]
+    assert (
+        client.get("/api/alerts", headers={**bearer, "Qala-City": "testville"}).status_code == 200
+    )
+    assert_problem(client.get("/api/alerts", headers={**bearer, "Qala-City": "otherton"}), 403)
+
+
+def test_platform_admin_administers_every_city(
+    client: TestClient,
+    db: Session,
+    make_user: Callable[..., auth.Principal],
+    city: City,
+    other_city: City,
+) -> None:
+    user = db.get(User, make_user(None, admin=True).user_id)
+    assert user is not None
+    raw, _token = auth.issue_token(db, user, kind="bearer", max_age=60)
+    db.commit()
+    bearer = {"Authorization": f"Bearer {raw}"}
+    for slug in ("testville", "otherton"):
+        assert client.get("/api/users", headers={**bearer, "Qala-City": slug}).status_code == 200
+    assert_problem(client.get("/api/users", headers=bearer), 400)

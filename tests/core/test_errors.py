@@ -34,8 +34,9 @@ def test_wrong_type_is_422_naming_the_field_and_changes_nothing(
     client: TestClient, as_role: Callable[..., dict[str, str]]
 ) -> None:
     headers = as_role("citizen")
-    response = client.patch("/api/auth/me", json={"full_name": "Aigerim", "language": 5},
-                            headers=headers)
+    response = client.patch(
+        "/api/auth/me", json={"full_name": "Aigerim", "language": 5}, headers=headers
+    )
     problem = assert_problem(response, 422)
     assert {error["field"] for error in problem["errors"]} == {"language"}
     assert "language" in problem["detail"]
@@ -83,7 +84,8 @@ def small_client(small_app: FastAPI) -> Iterator[TestClient]:
 
 
 def _big_credentials() -> bytes:
-    return b'{"username": "' + b"u" * 2000 + b'", "password": "whatever"}'
+    """Valid credentials padded with JSON whitespace: only their size is wrong."""
+    return b'{"username": "nobody", "password": "wrong-password"' + b" " * 2000 + b"}"
 
 
 def _failed_sign_ins(db: Session) -> int:

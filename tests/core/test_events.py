@@ -8,12 +8,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from qala.core import alerts
 from qala.core.cities import City, Department
 from qala.core.db import Database, utcnow
+from qala.core.deps import DbSession
+from qala.core.errors import Conflict
 from qala.core.events import MAX_ATTEMPTS, AlertSpec, Event, EventBus, OutboxEvent, emit
 
 
@@ -25,8 +29,9 @@ class LeakDetected(Event):
     litres: int = 0
 
     def alert(self) -> AlertSpec:
-        return AlertSpec("critical", "Leak at meter {meter}", {"meter": self.meter},
-                         link="utilities/meters")
+        return AlertSpec(
+            "critical", "Leak at meter {meter}", {"meter": self.meter}, link="utilities/meters"
+        )
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,7 @@ class MeterRead(Event):
     observed_at: dt.datetime | None = None
 
 
-class Crash(BaseException):  # noqa: N818 - stands for the process dying mid-delivery
+class Crash(BaseException):
     """The worker process dies (not an error a handler could report)."""
 
 
@@ -90,8 +95,9 @@ def test_committed_event_is_delivered_once(db: Session, database: Database, city
 
 def test_event_fields_survive_the_outbox(db: Session, database: Database, city: City) -> None:
     seen: list[Event] = []
-    event = MeterRead(city_id=city.id, meter="m7",
-                      observed_at=dt.datetime(2025, 3, 1, 12, 30, tzinfo=dt.UTC))
+    event = MeterRead(
+        city_id=city.id, meter="m7", observed_at=dt.datetime(2025, 3, 1, 12, 30, tzinfo=dt.UTC)
+    )
     emit(db, event)
     db.commit()
     make_bus(database, {MeterRead: [lambda _db, e: seen.append(e)]}).deliver_pending()
@@ -103,8 +109,15 @@ def test_handler_writes_commit_with_the_delivery(
     db: Session, database: Database, city: City
 ) -> None:
     def open_department(db: Session, event: LeakDetected) -> None:
-        db.add(Department(city_id=event.city_id, slug=f"leak-{event.meter}",
-                          name_ru="x", name_kk="x", name_en="x"))
+        db.add(
+            Department(
+                city_id=event.city_id,
+                slug=f"leak-{event.meter}",
+                name_ru="x",
+                name_kk="x",
+                name_en="x",
+            )
+        )
 
     emit(db, LeakDetected(city_id=city.id, meter="m1"))
     db.commit()
@@ -125,8 +138,15 @@ def test_failing_handler_is_retried_later_without_rerunning_the_others(
 
     def half_done(db: Session, event: LeakDetected) -> None:
         flaky.append(event)
-        db.add(Department(city_id=event.city_id, slug=f"half-{len(flaky)}",
-                          name_ru="x", name_kk="x", name_en="x"))
+        db.add(
+            Department(
+                city_id=event.city_id,
+                slug=f"half-{len(flaky)}",
+                name_ru="x",
+                name_kk="x",
+                name_en="x",
+            )
+        )
         if failing:
             raise RuntimeError("meter gateway offline")
 
@@ -214,8 +234,9 @@ def test_event_committed_but_never_relayed_is_delivered_by_the_next_process(
     emit(db, LeakDetected(city_id=city.id, meter="m1"))
     db.commit()  # ... and the process is killed before its relay runs
     seen: list[Event] = []
-    assert make_bus(database, {LeakDetected: [lambda _db, e: seen.append(e)]}) \
-        .deliver_pending() == 1
+    assert (
+        make_bus(database, {LeakDetected: [lambda _db, e: seen.append(e)]}).deliver_pending() == 1
+    )
     assert len(seen) == 1
 
 
@@ -227,9 +248,30 @@ def test_events_emitted_by_handlers_are_delivered_too(
     def read_meter(db: Session, event: MeterRead) -> None:
         emit(db, LeakDetected(city_id=event.city_id, meter=event.meter))
 
-    bus = make_bus(database, {MeterRead: [read_meter],
-                              LeakDetected: [lambda _db, e: seen.append(e)]})
+    bus = make_bus(
+        database, {MeterRead: [read_meter], LeakDetected: [lambda _db, e: seen.append(e)]}
+    )
     emit(db, MeterRead(city_id=city.id, meter="m3"))
     db.commit()
     assert bus.deliver_pending() == 2
     assert seen == [LeakDetected(city_id=city.id, meter="m3")]
+
+
+def test_request_events_go_out_after_commit_and_never_after_an_error(
+    app: FastAPI, client: TestClient, db: Session, city: City
+) -> None:
+    def report_leak(db: DbSession) -> dict[str, str]:
+        emit(db, LeakDetected(city_id=city.id, meter="kept"))
+        return {}
+
+    def report_then_fail(db: DbSession) -> dict[str, str]:
+        emit(db, LeakDetected(city_id=city.id, meter="lost"))
+        raise Conflict("the meter was replaced meanwhile")
+
+    app.add_api_route("/api/test-leak", report_leak, methods=["POST"])
+    app.add_api_route("/api/test-leak-fails", report_then_fail, methods=["POST"])
+    assert client.post("/api/test-leak-fails").status_code == 409
+    assert client.post("/api/test-leak").status_code == 200
+    assert [row.payload["meter"] for row in outbox(db)] == ["kept"]
+    assert outbox(db)[0].delivered_at is not None  # delivered right after the commit
+    assert [a.params["meter"] for a in db.scalars(select(alerts.Alert))] == ["kept"]

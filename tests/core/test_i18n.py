@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+
 import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo

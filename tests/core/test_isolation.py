@@ -129,8 +129,12 @@ def sample(schema: dict[str, Any], components: dict[str, Any]) -> Any:
         return True
     if kind == "null":
         return None
-    formats = {"date-time": "2025-01-01T00:00:00Z", "date": "2025-01-01", "email": "x@qala.kz",
-               "uri": "https://qala.kz/x"}
+    formats = {
+        "date-time": "2025-01-01T00:00:00Z",
+        "date": "2025-01-01",
+        "email": "x@qala.kz",
+        "uri": "https://qala.kz/x",
+    }
     text = formats.get(schema.get("format", ""), "x12345678")
     return text[: schema.get("maxLength", len(text))].ljust(schema.get("minLength", 0), "x")
 
@@ -148,8 +152,10 @@ class CityObjects:
         if name not in self.values:
             factory = FACTORIES.get(name)
             if factory is None:
-                pytest.fail(f"no row factory for path parameter {{{name}}}: add one to FACTORIES "
-                            "in tests/core/test_isolation.py so cross-city access is tested")
+                pytest.fail(
+                    f"no row factory for path parameter {{{name}}}: add one to FACTORIES "
+                    "in tests/core/test_isolation.py so cross-city access is tested"
+                )
             self.values[name] = factory(self.db, self.city, next(self.counter))
             self.db.commit()
         return self.values[name]
@@ -179,12 +185,16 @@ FACTORIES: dict[str, Callable[[Session, City, int], Any]] = {
 }
 
 
-def send(client: TestClient, op: Operation, headers: dict[str, str],
-         objects: CityObjects) -> Response:
+def send(
+    client: TestClient, op: Operation, headers: dict[str, str], objects: CityObjects
+) -> Response:
     """The request a well-behaved client would make, with ids taken from ``objects``."""
     path = op.path.format(**{name: objects.value(name) for name in op.path_params})
-    params = {p["name"]: sample(p.get("schema", {}), op.components)
-              for p in op.spec.get("parameters", []) if p["in"] == "query" and p.get("required")}
+    params = {
+        p["name"]: sample(p.get("schema", {}), op.components)
+        for p in op.spec.get("parameters", [])
+        if p["in"] == "query" and p.get("required")
+    }
     content = op.spec.get("requestBody", {}).get("content", {})
     kwargs: dict[str, Any] = {}
     if "application/json" in content:
@@ -222,8 +232,9 @@ def theirs(db: Session, other_city: City) -> CityObjects:
 
 
 @pytest.fixture(params=["city_admin", "api_key"])
-def caller(request: pytest.FixtureRequest, db: Session, city: City,
-           as_role: Callable[..., dict[str, str]]) -> Iterator[dict[str, str]]:
+def caller(
+    request: pytest.FixtureRequest, db: Session, city: City, as_role: Callable[..., dict[str, str]]
+) -> Iterator[dict[str, str]]:
     """Credentials of ``city``: its strongest role, or a device key (operator-level)."""
     if request.param == "city_admin":
         yield as_role("city_admin")
@@ -293,8 +304,12 @@ def test_a_new_module_route_is_covered_automatically(
 
 @pytest.mark.parametrize("op", PROTECTED, ids=_ids(PROTECTED))
 def test_other_city_header_is_refused(
-    client: TestClient, db: Session, caller: dict[str, str], theirs: CityObjects,
-    other_city: City, op: Operation,
+    client: TestClient,
+    db: Session,
+    caller: dict[str, str],
+    theirs: CityObjects,
+    other_city: City,
+    op: Operation,
 ) -> None:
     headers = {**caller, "Qala-City": other_city.slug}
     for name in op.path_params:
@@ -310,8 +325,13 @@ def test_other_city_header_is_refused(
 
 @pytest.mark.parametrize("op", WITH_OBJECTS, ids=_ids(WITH_OBJECTS))
 def test_other_city_ids_are_refused_from_the_own_city(
-    client: TestClient, db: Session, caller: dict[str, str], ours: CityObjects,
-    theirs: CityObjects, other_city: City, op: Operation,
+    client: TestClient,
+    db: Session,
+    caller: dict[str, str],
+    ours: CityObjects,
+    theirs: CityObjects,
+    other_city: City,
+    op: Operation,
 ) -> None:
     mixed = CityObjects(db, ours.city)
     mixed.values.update({name: theirs.value(name) for name in op.object_params})
@@ -323,7 +343,9 @@ def test_other_city_ids_are_refused_from_the_own_city(
 
 @pytest.mark.parametrize("op", PROTECTED, ids=_ids(PROTECTED))
 def test_the_same_request_succeeds_in_the_own_city(
-    client: TestClient, as_role: Callable[..., dict[str, str]], ours: CityObjects,
+    client: TestClient,
+    as_role: Callable[..., dict[str, str]],
+    ours: CityObjects,
     op: Operation,
 ) -> None:
     response = send(client, op, as_role("city_admin"), ours)

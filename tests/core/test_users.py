@@ -14,8 +14,12 @@ from qala.core.cities import City, Department
 from tests.conftest import PASSWORD, assert_problem
 
 AsRole = Callable[..., dict[str, str]]
-NEW_USER = {"username": "aliya.s", "password": "long-enough-pass", "full_name": "Алия С.",
-            "role": "operator"}
+NEW_USER = {
+    "username": "aliya.s",
+    "password": "long-enough-pass",
+    "full_name": "Алия С.",
+    "role": "operator",
+}
 
 
 def _create(client: TestClient, headers: dict[str, str], **changes: Any) -> dict[str, Any]:
@@ -40,21 +44,26 @@ def test_city_admin_creates_a_user_who_can_sign_in(
 
 @pytest.mark.parametrize("role", ["operator", "specialist", "citizen"])
 def test_only_city_admins_manage_users(
-    client: TestClient, as_role: AsRole, make_user: Callable[..., auth.Principal], city: City,
+    client: TestClient,
+    as_role: AsRole,
+    make_user: Callable[..., auth.Principal],
+    city: City,
     role: str,
 ) -> None:
     headers = as_role(role)
     target = make_user("citizen", city)
     assert_problem(client.post("/api/users", json=NEW_USER, headers=headers), 403)
     assert_problem(client.get("/api/users", headers=headers), 403)
-    response = client.put(f"/api/users/{target.user_id}/role", json={"role": "city_admin"},
-                          headers=headers)
+    response = client.put(
+        f"/api/users/{target.user_id}/role", json={"role": "city_admin"}, headers=headers
+    )
     assert_problem(response, 403)
     admin = as_role("city_admin")
     roles = {user["id"]: user["role"] for user in client.get("/api/users", headers=admin).json()}
     assert roles[target.user_id] == "citizen"
-    assert "aliya.s" not in {user["username"] for user in client.get("/api/users",
-                                                                        headers=admin).json()}
+    assert "aliya.s" not in {
+        user["username"] for user in client.get("/api/users", headers=admin).json()
+    }
 
 
 def test_role_change_is_applied_and_audited(
@@ -62,21 +71,28 @@ def test_role_change_is_applied_and_audited(
 ) -> None:
     admin = as_role("city_admin")
     target = make_user("citizen", city)
-    response = client.put(f"/api/users/{target.user_id}/role", json={"role": "operator"},
-                          headers=admin)
+    response = client.put(
+        f"/api/users/{target.user_id}/role", json={"role": "operator"}, headers=admin
+    )
     assert response.status_code == 200
     assert response.json()["role"] == "operator"
     roles = {user["id"]: user["role"] for user in client.get("/api/users", headers=admin).json()}
     assert roles[target.user_id] == "operator"
     admin_id = client.get("/api/auth/me", headers=admin).json()["id"]
-    entries = [e for e in client.get("/api/audit", headers=admin).json()
-               if e["action"] == "role_changed" and e["target"] == target.username]
+    entries = [
+        e
+        for e in client.get("/api/audit", headers=admin).json()
+        if e["action"] == "role_changed" and e["target"] == target.username
+    ]
     assert entries[0]["user_id"] == admin_id  # newest first: who did it
     assert entries[0]["details"] == {"before": "citizen", "after": "operator"}
 
 
 def test_the_new_role_takes_effect(
-    client: TestClient, db: Session, as_role: AsRole, make_user: Callable[..., auth.Principal],
+    client: TestClient,
+    db: Session,
+    as_role: AsRole,
+    make_user: Callable[..., auth.Principal],
     city: City,
 ) -> None:
     target = make_user("citizen", city)
@@ -85,8 +101,11 @@ def test_the_new_role_takes_effect(
     ).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}", "Qala-City": "testville"}
     assert_problem(client.get("/api/alerts", headers=headers), 403)
-    client.put(f"/api/users/{target.user_id}/role", json={"role": "operator"},
-               headers=as_role("city_admin"))
+    client.put(
+        f"/api/users/{target.user_id}/role",
+        json={"role": "operator"},
+        headers=as_role("city_admin"),
+    )
     assert client.get("/api/alerts", headers=headers).status_code == 200
 
 
@@ -95,13 +114,14 @@ def test_removing_the_role_takes_the_user_out_of_the_city(
 ) -> None:
     admin = as_role("city_admin")
     target = make_user("operator", city)
-    response = client.put(f"/api/users/{target.user_id}/role", json={"role": None},
-                          headers=admin)
+    response = client.put(f"/api/users/{target.user_id}/role", json={"role": None}, headers=admin)
     assert response.status_code == 200
-    assert target.user_id not in {user["id"] for user in client.get("/api/users",
-                                                                      headers=admin).json()}
-    again = client.put(f"/api/users/{target.user_id}/role", json={"role": "operator"},
-                       headers=admin)
+    assert target.user_id not in {
+        user["id"] for user in client.get("/api/users", headers=admin).json()
+    }
+    again = client.put(
+        f"/api/users/{target.user_id}/role", json={"role": "operator"}, headers=admin
+    )
     assert_problem(again, 404)
 
 
@@ -113,13 +133,18 @@ def test_specialist_gets_a_department_of_the_city_only(
     theirs = db.query(Department).filter_by(city_id=other_city.id).one()
     created = _create(client, admin, role="specialist", department_id=mine.id)
     assert created["department_id"] == mine.id
-    response = client.post("/api/users", json={**NEW_USER, "username": "other.s",
-                                               "role": "specialist", "department_id": theirs.id},
-                           headers=admin)
+    response = client.post(
+        "/api/users",
+        json={**NEW_USER, "username": "other.s", "role": "specialist", "department_id": theirs.id},
+        headers=admin,
+    )
     problem = assert_problem(response, 422)
     assert [error["field"] for error in problem["errors"]] == ["department_id"]
-    response = client.put(f"/api/users/{created['id']}/role",
-                          json={"role": "specialist", "department_id": theirs.id}, headers=admin)
+    response = client.put(
+        f"/api/users/{created['id']}/role",
+        json={"role": "specialist", "department_id": theirs.id},
+        headers=admin,
+    )
     assert_problem(response, 422)
 
 
@@ -132,20 +157,28 @@ def test_taken_username_is_409(client: TestClient, as_role: AsRole) -> None:
 
 @pytest.mark.parametrize(
     ("changes", "field"),
-    [({"role": "mayor"}, "role"), ({"password": "short"}, "password"),
-     ({"username": "has space"}, "username"), ({"is_platform_admin": True}, "is_platform_admin")],
+    [
+        ({"role": "mayor"}, "role"),
+        ({"password": "short"}, "password"),
+        ({"username": "has space"}, "username"),
+        ({"is_platform_admin": True}, "is_platform_admin"),
+    ],
 )
 def test_bad_user_fields_are_named(
     client: TestClient, as_role: AsRole, changes: dict[str, Any], field: str
 ) -> None:
-    response = client.post("/api/users", json={**NEW_USER, **changes},
-                           headers=as_role("city_admin"))
+    response = client.post(
+        "/api/users", json={**NEW_USER, **changes}, headers=as_role("city_admin")
+    )
     problem = assert_problem(response, 422)
     assert field in {error["field"] for error in problem["errors"]}
 
 
 def test_users_and_audit_of_another_city_are_not_listed(
-    client: TestClient, as_role: AsRole, make_user: Callable[..., auth.Principal], city: City,
+    client: TestClient,
+    as_role: AsRole,
+    make_user: Callable[..., auth.Principal],
+    city: City,
     other_city: City,
 ) -> None:
     stranger = make_user("operator", other_city)

@@ -16,6 +16,7 @@ from qala.core.deps import (
     DbSession,
     OperatorCity,
     PublicCity,
+    forget_principals,
     get_runtime,
 )
 from qala.core.errors import Unauthorized
@@ -109,6 +110,7 @@ def revoke_token(request: Request, db: DbSession, principal: CurrentUser) -> Res
     if scheme.lower() != "bearer" or raw.startswith("qk_"):
         raise Unauthorized(str(_("Send the token to revoke as a bearer token.")))
     auth.revoke_token(db, raw.strip())
+    forget_principals(request)
     return Response(status_code=204)
 
 
@@ -119,8 +121,11 @@ def get_me(db: DbSession, principal: CurrentUser) -> MeRead:
 
 
 @router.patch("/auth/me", tags=["auth"])
-def patch_me(body: MeUpdate, db: DbSession, principal: CurrentUser) -> MeRead:
+def patch_me(
+    body: MeUpdate, request: Request, db: DbSession, principal: CurrentUser
+) -> MeRead:
     """Change the caller's name or interface language."""
+    forget_principals(request)
     user = _user_of(db, principal)
     for key, value in body.model_dump(exclude_unset=True).items():
         setattr(user, key, value if value is not None or key == "language" else getattr(user, key))
@@ -168,9 +173,15 @@ def post_user(body: UserCreate, db: DbSession, city: AdminCity, actor: CurrentUs
 
 @router.put("/users/{user_id}/role", tags=["users"])
 def put_user_role(
-    user_id: int, body: RoleUpdate, db: DbSession, city: AdminCity, actor: CurrentUser
+    user_id: int,
+    body: RoleUpdate,
+    request: Request,
+    db: DbSession,
+    city: AdminCity,
+    actor: CurrentUser,
 ) -> UserRead:
     """Change (or remove, with null) a user's role in the city."""
+    forget_principals(request)
     _check_department(db, city.id, body.department_id)
     user = auth.get_city_user(db, city.id, user_id)
     auth.set_role(
@@ -211,8 +222,11 @@ def post_api_key(
 
 
 @router.delete("/api-keys/{key_id}", tags=["api-keys"])
-def delete_api_key(key_id: int, db: DbSession, city: AdminCity, actor: CurrentUser) -> ApiKeyRead:
+def delete_api_key(
+    key_id: int, request: Request, db: DbSession, city: AdminCity, actor: CurrentUser
+) -> ApiKeyRead:
     """Revoke a key."""
+    forget_principals(request)
     return ApiKeyRead.model_validate(
         auth.revoke_api_key(db, city.id, key_id, actor_id=actor.user_id)
     )

@@ -62,24 +62,51 @@ def get_principal(request: Request, db: DbSession) -> auth.Principal:
     principal = auth.ANONYMOUS
     raw = _bearer(request)
     if raw is not None:
-        if raw.startswith("qk_"):
-            key = auth.api_key_for(db, raw)
-            if key is None:
-                raise Unauthorized(str(_("The API key is not valid.")))
-            principal = auth.Principal.of_api_key(key)
-        else:
-            user = auth.user_for_token(db, raw, "bearer")
-            if user is None:
-                raise Unauthorized(str(_("The token is not valid or has expired.")))
-            principal = auth.Principal.of_user(user)
+        principal = _principal_of(request, db, raw, "bearer")
     elif session_raw := request.cookies.get(SESSION_COOKIE):
-        user = auth.user_for_token(db, session_raw, "session")
-        if user is not None:
-            if request.method not in SAFE_METHODS:
-                _check_csrf(request, session_raw)
-            principal = auth.Principal.of_user(user)
+        principal = _principal_of(request, db, session_raw, "session")
+        if principal.authenticated and request.method not in SAFE_METHODS:
+            _check_csrf(request, session_raw)
     request.state.principal = principal
     return principal
+
+
+def _principal_of(request: Request, db: Session, raw: str, kind: str) -> auth.Principal:
+    """The principal of a token, API key or session, cached for a few seconds."""
+    cache = get_runtime(request).principals
+    key = f"{kind}:{auth.hash_secret(raw)}"
+    principal: auth.Principal | None = cache.get(key)
+    if principal is not None:
+        return principal
+    if kind == "bearer" and raw.startswith("qk_"):
+        api_key = auth.api_key_for(db, raw)
+        if api_key is None:
+            raise Unauthorized(str(_("The API key is not valid.")))
+        principal = auth.Principal.of_api_key(api_key)
+    else:
+        user = auth.user_for_token(db, raw, kind)
+        if user is None:
+            if kind == "session":
+                return auth.ANONYMOUS
+            raise Unauthorized(str(_("The token is not valid or has expired.")))
+        principal = auth.Principal.of_user(user)
+    cache.put(key, principal)
+    return principal
+
+
+def forget_principals(request: Request) -> None:
+    """Drop cached callers after a revocation or a role change."""
+    get_runtime(request).principals.clear()
+
+
+def city_context(request: Request, db: Session, slug: str) -> CityContext:
+    """The context of the city ``slug`` (cached for a few seconds), or CityNotFound."""
+    cache = get_runtime(request).cities
+    context: CityContext | None = cache.get(slug)
+    if context is None:
+        context = CityContext.of(cities.get_city(db, slug))
+        cache.put(slug, context)
+    return context
 
 
 def _check_csrf(request: Request, session_raw: str) -> None:
@@ -124,7 +151,7 @@ def public_city(request: Request, db: DbSession) -> CityContext:
             str(_("Say which city: the Qala-City header or the city parameter.")),
             errors=[{"field": "city"}],
         )
-    return CityContext.of(cities.get_city(db, str(slug)))
+    return city_context(request, db, str(slug))
 
 
 PublicCity = Annotated[CityContext, Depends(public_city)]
@@ -137,18 +164,19 @@ def require_role(role: str) -> Callable[..., CityContext]:
         slug = _city_slug(request, principal)
         if slug is None:
             (city_id,) = principal.roles
-            city = db.get(cities.City, city_id)
-            assert city is not None
+            row = db.get(cities.City, city_id)
+            assert row is not None
+            city = CityContext.of(row)
         elif slug == "":
             raise BadRequest(
                 str(_("Say which city: the Qala-City header or the city parameter.")),
                 errors=[{"field": "city"}],
             )
         else:
-            city = cities.get_city(db, slug)
+            city = city_context(request, db, slug)
         if not principal.has_role(city.id, role):
             raise Forbidden(str(_("You have no access to this city.")))
-        return CityContext.of(city)
+        return city
 
     dependency.__name__ = f"require_{role}"
     return dependency

@@ -16,6 +16,8 @@ class Problem(Exception):  # noqa: N818 - a problem is the RFC's name for it
     status: ClassVar[int] = 400
     slug: ClassVar[str] = "bad-request"
     title: ClassVar[str] = _("Bad request")
+    #: The media type the problem is sent as; an API bound by its own standard may change it.
+    media_type: ClassVar[str] = PROBLEM_JSON
 
     def __init__(self, detail: str = "", **extra: Any) -> None:
         super().__init__(detail or self.title)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -31,7 +31,9 @@ def problem_response(request: Request, problem: Problem) -> JSONResponse:
     finally:
         reset_language(token)
     headers = {"WWW-Authenticate": "Bearer"} if problem.status == 401 else None
-    return JSONResponse(body, status_code=problem.status, media_type=PROBLEM_JSON, headers=headers)
+    return JSONResponse(
+        body, status_code=problem.status, media_type=problem.media_type, headers=headers
+    )
 
 
 def _field_name(location: tuple[Any, ...]) -> str:
@@ -177,27 +179,47 @@ class Metrics:
         )
 
 
-def install_request_middleware(app: FastAPI, metrics: Metrics, default_language: str) -> None:
-    """Set the request's language and count it in the metrics."""
+class RequestContext:
+    """Pure ASGI middleware: the request's language (and its cookie), Content-Language, and
+    the request in the metrics. (Starlette's BaseHTTPMiddleware costs a task per request.)"""
 
-    @app.middleware("http")
-    async def per_request(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        language = choose_language(request, default_language)
-        request.state.language = language
-        token = set_language(language)
+    def __init__(self, app: ASGIApp, metrics: Metrics, default_language: str) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.default_language = default_language
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        language = choose_language(request, self.default_language)
+        explicit = request.query_params.get("lang") in LANGUAGES
+        scope.setdefault("state", {})["language"] = language
+        status = 500
         started = time.perf_counter()
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = MutableHeaders(scope=message)
+                if "content-language" not in headers:
+                    headers["Content-Language"] = language
+                if explicit:
+                    headers.append(
+                        "Set-Cookie",
+                        f"{LANGUAGE_COOKIE}={language}; Max-Age={365 * 24 * 3600}; Path=/; "
+                        "SameSite=lax",
+                    )
+            await send(message)
+
+        token = set_language(language)
         try:
-            response = await call_next(request)
+            await self.app(scope, receive, send_with_headers)
         finally:
             reset_language(token)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        metrics.requests.labels(request.method, route, str(response.status_code)).inc()
-        metrics.latency.labels(request.method, route).observe(time.perf_counter() - started)
-        if request.query_params.get("lang") in LANGUAGES:
-            response.set_cookie(
-                LANGUAGE_COOKIE, language, max_age=365 * 24 * 3600, samesite="lax", httponly=False
-            )
-        response.headers.setdefault("Content-Language", language)
-        return response
+            route = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            self.metrics.requests.labels(method, route, str(status)).inc()
+            self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)

@@ -36,6 +36,7 @@ class Module:
     cli: str | None = None
     demo: str | None = None
     handlers: str | None = None
+    workers: str | None = None  # "pkg.mod:start": start(runtime) -> stop, run in the lifespan
     city_switchable: bool = True  # False: the module cannot be switched off for one city
 
     def load(self, attribute: str) -> Any:

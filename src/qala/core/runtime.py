@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from qala.core.cache import TtlCache
 from qala.core.db import Database
 from qala.core.events import EventBus
 from qala.core.modules import Module, Tile
@@ -12,6 +13,10 @@ from qala.settings import Settings
 
 if TYPE_CHECKING:
     from jinja2 import Environment
+
+
+PRINCIPAL_TTL = 10.0
+CITY_TTL = 30.0
 
 
 @dataclass
@@ -25,6 +30,10 @@ class Runtime:
     tiles: list[Tile] = field(default_factory=list)
     templates: Environment | None = None
     inline_events: bool = False  # deliver events in the request after commit (tests, CLI)
+    #: Callers by token hash, for a few seconds: a revocation in this process clears it, other
+    #: workers see it within ``PRINCIPAL_TTL`` seconds.
+    principals: TtlCache[Any] = field(default_factory=lambda: TtlCache(PRINCIPAL_TTL))
+    cities: TtlCache[Any] = field(default_factory=lambda: TtlCache(CITY_TTL, size=1000))
 
     def module_names(self) -> list[str]:
         """Names of the mounted modules."""

@@ -17,6 +17,7 @@ from qala.core.deps import (
     SESSION_COOKIE,
     CurrentPrincipal,
     DbSession,
+    forget_principals,
     get_runtime,
 )
 from qala.core.errors import TooManyRequests
@@ -179,5 +180,6 @@ def sign_out(request: Request, db: DbSession, csrf_token: str = Form("")) -> Res
     response = RedirectResponse("/", status_code=303)
     if raw and csrf_token == auth.csrf_token(get_runtime(request).settings.secret_key, raw):
         auth.revoke_token(db, raw)
+        forget_principals(request)
         response.delete_cookie(SESSION_COOKIE)
     return response

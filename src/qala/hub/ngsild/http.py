@@ -14,17 +14,19 @@ from fastapi.responses import JSONResponse, Response
 from qala.core import cities
 from qala.core.auth import service as auth
 from qala.core.cities import CityContext
-from qala.core.deps import CurrentPrincipal, DbSession, get_runtime
+from qala.core.deps import CurrentPrincipal, DbSession, city_context, get_runtime
 from qala.core.errors import Forbidden, Unauthorized
 from qala.core.i18n import _
 from qala.hub.ngsild.context import (
     CORE_CONTEXT_URL,
     ContextCache,
     ContextError,
+    ContextUnavailable,
     TermMap,
     link_header,
     parse_link_header,
 )
+from qala.hub.ngsild.context_registry import ContextUsage
 from qala.hub.ngsild.errors import (
     BadRequestData,
     InvalidRequest,
@@ -40,6 +42,10 @@ JSON_LD = "application/ld+json"
 GEO_JSON = "application/geo+json"
 MERGE_PATCH = "application/merge-patch+json"
 TENANT_HEADER = "NGSILD-Tenant"
+#: How deeply a request body may nest (deeper bodies are refused, never crash the broker).
+MAX_BODY_DEPTH = 64
+#: Query parameters any NGSI-LD operation accepts (``city`` is Qala's tenant fallback).
+COMMON_PARAMS = frozenset({"city"})
 
 
 def contexts_of(request: Request) -> ContextCache:
@@ -54,6 +60,26 @@ def contexts_of(request: Request) -> ContextCache:
     return cache
 
 
+def context_usage(request: Request) -> ContextUsage:
+    """The deployment's counter of @context uses (``numberOfHits``)."""
+    state = request.app.state
+    usage: ContextUsage | None = getattr(state, "ngsild_context_usage", None)
+    if usage is None:
+        usage = ContextUsage()
+        state.ngsild_context_usage = usage
+    return usage
+
+
+def check_params(request: Request, allowed: frozenset[str] | set[str]) -> None:
+    """InvalidRequest for a query parameter the operation does not define (§6.3.20)."""
+    unknown = sorted(set(request.query_params) - allowed - COMMON_PARAMS)
+    if unknown:
+        raise InvalidRequest(
+            f"unknown query parameter(s) for this operation: {', '.join(unknown)}",
+            field=unknown[0],
+        )
+
+
 async def read_json(request: Request) -> Any:
     """The request body as JSON (None when empty), checking the media type."""
     raw = await request.body()
@@ -66,8 +92,24 @@ async def read_json(request: Request) -> Any:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
         raise InvalidRequest(f"the body is not valid JSON: {error}", field="body") from None
+    except RecursionError:
+        raise BadRequestData("the body nests too deeply", field="body") from None
+    check_depth(body)
     request.state.ngsild_media = media
     return body
+
+
+def check_depth(document: Any, limit: int = MAX_BODY_DEPTH) -> None:
+    """BadRequestData when JSON nests deeper than ``limit`` (checked without recursion)."""
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            raise BadRequestData(f"the body nests deeper than {limit} levels", field="body")
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node)
 
 
 Body = Annotated[Any, Depends(read_json)]
@@ -91,10 +133,21 @@ def term_map_for(request: Request, body: Any = None) -> TermMap:
                 "a body with @context must be sent as application/ld+json", field="@context"
             )
         context = link
+    return context_terms(request, context)
+
+
+def context_terms(request: Request, context: Any) -> TermMap:
+    """The term map of a @context (None: the core context), counting the stored ones used;
+    LdContextNotAvailable when a remote one cannot be had, BadRequestData when it is invalid."""
     try:
-        return contexts_of(request).term_map(context)
-    except ContextError as error:
+        terms = contexts_of(request).term_map(context)
+    except ContextUnavailable as error:
         raise LdContextNotAvailable(str(error)) from None
+    except ContextError as error:
+        raise BadRequestData(str(error), field="@context") from None
+    if terms.links:
+        context_usage(request).record(terms.links)
+    return terms
 
 
 def hub_city(role: str) -> Callable[..., CityContext]:
@@ -111,7 +164,7 @@ def hub_city(role: str) -> Callable[..., CityContext]:
             slug = slug or open_city
             if slug != open_city:
                 raise Forbidden(str(_("You have no access to this city.")))
-            return CityContext.of(_tenant(db, slug))
+            return _tenant(request, db, slug)
         if not slug:
             if len(principal.roles) == 1:
                 (city_id,) = principal.roles
@@ -122,10 +175,10 @@ def hub_city(role: str) -> Callable[..., CityContext]:
                 raise BadRequestData(
                     f"say which city: the {TENANT_HEADER} header", field=TENANT_HEADER
                 )
-        city = _tenant(db, slug)
+        city = _tenant(request, db, slug)
         if not principal.has_role(city.id, role) and not _is_open(open_city, slug, principal):
             raise Forbidden(str(_("You have no access to this city.")))
-        return CityContext.of(city)
+        return city
 
     dependency.__name__ = f"hub_city_{role}"
     return dependency
@@ -135,9 +188,9 @@ def _is_open(open_city: str, slug: str, principal: auth.Principal) -> bool:
     return bool(open_city) and slug == open_city and principal.authenticated
 
 
-def _tenant(db: DbSession, slug: str) -> cities.City:
+def _tenant(request: Request, db: DbSession, slug: str) -> CityContext:
     try:
-        return cities.get_city(db, slug)
+        return city_context(request, db, slug)
     except cities.CityNotFound:
         raise ResourceNotFound(f"no tenant {slug!r}", field=TENANT_HEADER) from None
 
@@ -202,28 +255,44 @@ def _names(request: Request, key: str) -> list[str] | None:
 
 
 def accepted(request: Request, *, geo: bool = True) -> str:
-    """The response media type asked for by Accept."""
-    accept = request.headers.get("accept", "*/*").lower()
-    ranked = []
-    for order, part in enumerate(accept.split(",")):
+    """The response media type asked for by Accept (§6.3.4): the highest quality wins; among
+    equals the first of application/json, application/ld+json, application/geo+json; a media
+    range stands for the first offered type it covers; q=0 refuses a type."""
+    accept = request.headers.get("accept", "").strip().lower() or "*/*"
+    offered = (JSON, JSON_LD, GEO_JSON) if geo else (JSON, JSON_LD)
+    quality: dict[str, float] = {}
+    for part in accept.split(","):
         media, _sep, params = part.strip().partition(";")
-        quality = 1.0
-        for param in params.split(";"):
-            key, _eq, value = param.strip().partition("=")
-            if key == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        ranked.append((-quality, order, media.strip()))
-    for _q, _order, media in sorted(ranked):
-        if media in (JSON, "*/*", "application/*"):
-            return JSON
-        if media == JSON_LD:
-            return JSON_LD
-        if media == GEO_JSON and geo:
-            return GEO_JSON
-    raise NotAcceptable(f"cannot answer with {accept}; use {JSON}, {JSON_LD} or {GEO_JSON}")
+        weight = _quality(params)
+        for candidate in _covered(media.strip(), offered):
+            exact = candidate == media.strip()
+            if exact or candidate not in quality:
+                quality[candidate] = weight if exact else max(weight, quality.get(candidate, 0))
+    best = max(
+        (candidate for candidate in offered if quality.get(candidate, 0) > 0),
+        key=lambda candidate: (quality[candidate], -offered.index(candidate)),
+        default=None,
+    )
+    if best is None:
+        raise NotAcceptable(f"cannot answer with {accept}; use {', '.join(offered)}")
+    return best
+
+
+def _quality(params: str) -> float:
+    for param in params.split(";"):
+        key, _eq, value = param.strip().partition("=")
+        if key == "q":
+            try:
+                return min(max(float(value), 0.0), 1.0)
+            except ValueError:
+                return 0.0
+    return 1.0
+
+
+def _covered(media: str, offered: tuple[str, ...]) -> list[str]:
+    if media in ("*/*", "application/*"):
+        return list(offered)
+    return [media] if media in offered else []
 
 
 def respond(
@@ -240,11 +309,17 @@ def respond(
     context: Any = list(terms.links) or CORE_CONTEXT_URL
     if isinstance(context, list) and len(context) == 1:
         context = context[0]
-    if media == JSON_LD:
-        if isinstance(content, list):
-            content = [{**item, "@context": context} for item in content]
-        elif isinstance(content, dict):
-            content = {**content, "@context": context}
+    in_body = media == JSON_LD or (media == GEO_JSON and not _prefers_plain_json(request))
+    if in_body and media == JSON_LD and isinstance(content, list):
+        content = [{**item, "@context": context} for item in content]
+    elif in_body and isinstance(content, dict):
+        content = {**content, "@context": context}
     else:
         headers["Link"] = link_header(terms.links[0] if terms.links else CORE_CONTEXT_URL)
     return JSONResponse(content, status_code=status_code, media_type=media, headers=headers)
+
+
+def _prefers_plain_json(request: Request) -> bool:
+    """``Prefer: body=json`` asks for GeoJSON without @context in the body (§6.3.6)."""
+    prefer = request.headers.get("prefer", "").replace(" ", "").lower()
+    return "body=json" in prefer.split(",")
