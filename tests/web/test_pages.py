@@ -33,8 +33,9 @@ def named_city(db: Session, city: City) -> City:
 
 def map_data(html: str) -> dict[str, Any]:
     """The JSON the page hands to the map script."""
-    found = re.search(r'<script type="application/json" id="map-data">(.*?)</script>', html,
-                      re.DOTALL)
+    found = re.search(
+        r'<script type="application/json" id="map-data">(.*?)</script>', html, re.DOTALL
+    )
     assert found, "no map data on the page"
     data: dict[str, Any] = json.loads(found.group(1))
     return data
@@ -162,6 +163,7 @@ def test_language_switch_is_remembered_for_the_signed_in_user(
     assert user is not None
     assert user.language == "kk"
     client.cookies.clear()
-    client.post("/sign-in", data={"username": principal.username,
-                                  "password": "correct-horse-battery"})
+    client.post(
+        "/sign-in", data={"username": principal.username, "password": "correct-horse-battery"}
+    )
     assert '<html lang="kk">' in client.get("/c/testville/public").text

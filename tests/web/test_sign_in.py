@@ -24,13 +24,15 @@ def test_sign_in_sets_an_httponly_session_cookie(
 ) -> None:
     principal = make_user("operator", city)
     response = client.post(
-        "/sign-in", data={"username": principal.username, "password": PASSWORD, "next": "/"},
+        "/sign-in",
+        data={"username": principal.username, "password": PASSWORD, "next": "/"},
         follow_redirects=False,
     )
     assert response.status_code == 303
     assert response.headers["location"] == "/c/testville/"  # an operator's home
-    cookie = next(c for c in response.headers.get_list("set-cookie")
-                  if c.startswith("qala_session="))
+    cookie = next(
+        c for c in response.headers.get_list("set-cookie") if c.startswith("qala_session=")
+    )
     assert "httponly" in cookie.lower()
     assert "samesite=lax" in cookie.lower()
 
@@ -40,7 +42,8 @@ def test_wrong_password_shows_the_form_again_without_a_session(
 ) -> None:
     principal = make_user(None)
     response = client.post(
-        "/sign-in", data={"username": principal.username, "password": "not-the-password"},
+        "/sign-in",
+        data={"username": principal.username, "password": "not-the-password"},
         follow_redirects=False,
     )
     assert response.status_code == 401
@@ -88,8 +91,9 @@ def test_write_with_the_sessions_csrf_token_works(
 ) -> None:
     session = sign_in(make_user(None).username)
     token = auth.csrf_token(settings.secret_key, session)
-    response = client.patch("/api/auth/me", json={"language": "kk"},
-                            headers={"X-CSRF-Token": token})
+    response = client.patch(
+        "/api/auth/me", json={"language": "kk"}, headers={"X-CSRF-Token": token}
+    )
     assert response.status_code == 200
     assert client.get("/api/auth/me").json()["language"] == "kk"
 
@@ -116,7 +120,8 @@ def test_sign_out_with_the_form_token_ends_the_session(
 ) -> None:
     session = sign_in(make_user(None).username)
     response = client.post(
-        "/sign-out", data={"csrf_token": auth.csrf_token(settings.secret_key, session)},
+        "/sign-out",
+        data={"csrf_token": auth.csrf_token(settings.secret_key, session)},
         follow_redirects=False,
     )
     assert response.status_code == 303
@@ -135,8 +140,16 @@ def test_sign_out_without_the_form_token_keeps_the_session(
 
 @pytest.mark.parametrize(
     "target",
-    ["https://evil.example", "//evil.example", "/\\evil.example", "\\\\evil.example",
-     "/\t/evil.example", "http:evil.example", "javascript:alert(1)", "evil.example"],
+    [
+        "https://evil.example",
+        "//evil.example",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "/\t/evil.example",
+        "http:evil.example",
+        "javascript:alert(1)",
+        "evil.example",
+    ],
 )
 def test_sign_in_never_redirects_off_site(
     client: TestClient, make_user: MakeUser, target: str
@@ -145,7 +158,8 @@ def test_sign_in_never_redirects_off_site(
     form = client.get("/sign-in", params={"next": target})
     assert "evil.example" not in form.text
     response = client.post(
-        "/sign-in", data={"username": principal.username, "password": PASSWORD, "next": target},
+        "/sign-in",
+        data={"username": principal.username, "password": PASSWORD, "next": target},
         follow_redirects=False,
     )
     location = response.headers["location"]
@@ -163,8 +177,11 @@ def test_sign_in_goes_back_to_a_local_page(
     assert 'name="next" value="/c/testville/public?lang=kk"' in form.text
     response = client.post(
         "/sign-in",
-        data={"username": principal.username, "password": PASSWORD,
-              "next": "/c/testville/public?lang=kk"},
+        data={
+            "username": principal.username,
+            "password": PASSWORD,
+            "next": "/c/testville/public?lang=kk",
+        },
         follow_redirects=False,
     )
     assert response.headers["location"] == "/c/testville/public?lang=kk"

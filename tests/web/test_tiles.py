@@ -21,10 +21,18 @@ from tests.conftest import assert_problem
 AsRole = Callable[..., dict[str, str]]
 
 
-def add_alert(db: Session, city: City, severity: str = "warning",
-              created_at: dt.datetime | None = None) -> None:
-    db.add(Alert(city_id=city.id, severity=severity, message="Test alert", event_name="test",
-                 created_at=created_at or utcnow()))
+def add_alert(
+    db: Session, city: City, severity: str = "warning", created_at: dt.datetime | None = None
+) -> None:
+    db.add(
+        Alert(
+            city_id=city.id,
+            severity=severity,
+            message="Test alert",
+            event_name="test",
+            created_at=created_at or utcnow(),
+        )
+    )
     db.commit()
 
 
@@ -93,8 +101,11 @@ def test_alerts_today_means_today_in_the_citys_time_zone(
 
 
 def test_alerts_tile_on_the_dashboard(
-    client: TestClient, db: Session, sign_in: Callable[..., str],
-    make_user: Callable[..., Any], city: City,
+    client: TestClient,
+    db: Session,
+    sign_in: Callable[..., str],
+    make_user: Callable[..., Any],
+    city: City,
 ) -> None:
     add_alert(db, city, "critical")
     sign_in(make_user("operator", city).username)
@@ -109,8 +120,13 @@ def _broken(db: Session, city: CityContext) -> TileData:
 
 
 def test_a_broken_tile_shows_empty_and_the_page_still_renders(
-    app: FastAPI, client: TestClient, db: Session, as_role: AsRole,
-    sign_in: Callable[..., str], make_user: Callable[..., Any], city: City,
+    app: FastAPI,
+    client: TestClient,
+    db: Session,
+    as_role: AsRole,
+    sign_in: Callable[..., str],
+    make_user: Callable[..., Any],
+    city: City,
 ) -> None:
     app.state.qala.tiles.insert(0, Tile("web.broken", "Broken", _broken))
     shown = tiles(client, as_role("operator"))
