@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from qala.core import alerts
 from qala.core.api import router as kernel_router
+from qala.core.auth.api import router as auth_router
 from qala.core.db import Database
 from qala.core.events import EventBus
 from qala.core.http import (
@@ -80,6 +81,7 @@ def create_app(
     _mount_static(app, runtime)
     _mount_probes(app, runtime, metrics)
     app.include_router(kernel_router)
+    app.include_router(auth_router)
     for module in modules:
         if module.api:
             app.include_router(module.load("api"), prefix=f"/api/{module.name}")

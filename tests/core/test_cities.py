@@ -192,3 +192,39 @@ def test_platform_admin_administers_every_city(
     for slug in ("testville", "otherton"):
         assert client.get("/api/users", headers={**bearer, "Qala-City": slug}).status_code == 200
     assert_problem(client.get("/api/users", headers=bearer), 400)
+
+
+def test_city_admin_switches_a_module_off_and_on(
+    client: TestClient, as_role: Callable[..., dict[str, str]], city: City
+) -> None:
+    headers = as_role("city_admin")
+    off = client.put("/api/modules/hub", json={"enabled": False}, headers=headers)
+    assert off.status_code == 200
+    listed = client.get("/api/modules", params={"city": city.slug}).json()
+    assert {m["name"]: m["enabled"] for m in listed}["hub"] is False
+    client.put("/api/modules/hub", json={"enabled": True}, headers=headers)
+    listed = client.get("/api/modules", params={"city": city.slug}).json()
+    assert {m["name"]: m["enabled"] for m in listed}["hub"] is True
+
+
+def test_shell_cannot_be_switched_off_and_operators_cannot_switch(
+    client: TestClient, as_role: Callable[..., dict[str, str]]
+) -> None:
+    assert (
+        client.put(
+            "/api/modules/web", json={"enabled": False}, headers=as_role("city_admin")
+        ).status_code
+        == 409
+    )
+    assert (
+        client.put(
+            "/api/modules/nosuch", json={"enabled": False}, headers=as_role("city_admin")
+        ).status_code
+        == 404
+    )
+    assert (
+        client.put(
+            "/api/modules/hub", json={"enabled": False}, headers=as_role("operator")
+        ).status_code
+        == 403
+    )

@@ -50,6 +50,10 @@ CALLER_SCOPED: dict[tuple[str, str], str] = {
 }
 
 
+#: Path parameters that name something every city shares, with the value to send.
+SHARED_PARAMS = {"city": "the city itself", "name": "a module name, the same in every city"}
+
+
 @dataclass(frozen=True)
 class Operation:
     """One (method, path) of the API with its OpenAPI description."""
@@ -69,8 +73,8 @@ class Operation:
 
     @property
     def object_params(self) -> list[str]:
-        """Path parameters naming a row (not the city itself)."""
-        return [name for name in self.path_params if name != "city"]
+        """Path parameters naming a row of a city (not the city, nor a deployment-wide name)."""
+        return [name for name in self.path_params if name not in SHARED_PARAMS]
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}"
@@ -146,7 +150,7 @@ class CityObjects:
 
     def __init__(self, db: Session, city: City) -> None:
         self.db, self.city = db, city
-        self.values: dict[str, Any] = {"city": city.slug}
+        self.values: dict[str, Any] = {"city": city.slug, "name": "hub"}
 
     def value(self, name: str) -> Any:
         if name not in self.values:

@@ -188,3 +188,20 @@ def test_users_and_audit_of_another_city_are_not_listed(
     audit = client.get("/api/audit", headers=admin).json()
     assert stranger.username not in {entry["target"] for entry in audit}
     assert {entry["target"] for entry in audit if entry["action"] == "role_changed"}
+
+
+def test_reading_contact_details_is_audited(
+    client: TestClient,
+    as_role: Callable[..., dict[str, str]],
+    make_user: Callable[..., Any],
+    city: City,
+) -> None:
+    headers = as_role("city_admin")
+    person = make_user("citizen", city)
+    detail = client.get(f"/api/users/{person.user_id}", headers=headers)
+    assert detail.status_code == 200
+    assert {"email", "phone"} <= set(detail.json())
+    audit = client.get("/api/audit", headers=headers).json()
+    reads = [e for e in audit if e["action"] == "personal_data_read"]
+    assert reads
+    assert reads[0]["target"] == person.username

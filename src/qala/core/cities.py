@@ -46,6 +46,15 @@ class City(Base):
         """The region's name in ``language``."""
         return str(getattr(self, f"region_{language}", None) or self.region_ru)
 
+    def set_module(self, module: str, enabled: bool, installed: list[str]) -> None:
+        """Switch ``module`` on or off for this city."""
+        current = list(self.enabled_modules) if self.enabled_modules is not None else installed
+        if enabled and module not in current:
+            current.append(module)
+        if not enabled and module in current:
+            current.remove(module)
+        self.enabled_modules = current
+
     def module_enabled(self, module: str) -> bool:
         """True when ``module`` is switched on for this city (None means every module)."""
         return self.enabled_modules is None or module in self.enabled_modules

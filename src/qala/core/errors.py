@@ -80,6 +80,22 @@ class NotFound(Problem):
     title = _("Not found")
 
 
+class MethodNotAllowed(Problem):
+    """The resource exists but not with this HTTP method."""
+
+    status = 405
+    slug = "method-not-allowed"
+    title = _("Method not allowed")
+
+
+class ServerError(Problem):
+    """Something failed on the server's side (logged; no details leak)."""
+
+    status = 500
+    slug = "server-error"
+    title = _("Server error")
+
+
 class Conflict(Problem):
     """The request conflicts with the current state."""
 

@@ -15,7 +15,14 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from qala.core.errors import PROBLEM_JSON, NotFound, PayloadTooLarge, Problem
+from qala.core.errors import (
+    PROBLEM_JSON,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    Problem,
+    ServerError,
+)
 from qala.core.i18n import _, negotiate, reset_language, set_language
 from qala.settings import LANGUAGES
 
@@ -75,15 +82,20 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         if exc.status_code == 404:
             problem: Problem = NotFound(str(_("Nothing is found at this address.")))
+        elif exc.status_code == 405:
+            problem = MethodNotAllowed(str(_("This address does not accept {method}.",
+                                             method=request.method)))
         else:
             problem = Problem(str(exc.detail))
             problem.status = exc.status_code  # type: ignore[misc]
-        return problem_response(request, problem)
+        response = problem_response(request, problem)
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
 
     async def on_crash(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        problem = Problem(str(_("Something went wrong on our side. It has been logged.")))
-        problem.status = 500  # type: ignore[misc]
+        problem = ServerError(str(_("Something went wrong on our side. It has been logged.")))
         return problem_response(request, problem)
 
     app.add_exception_handler(Problem, on_problem)

@@ -101,6 +101,11 @@ class UserRead(BaseModel):
     department_id: int | None
 
 
+class UserDetail(UserRead):
+    email: str
+    phone: str
+
+
 class ApiKeyCreate(Strict):
     name: str = Field(min_length=1, max_length=200)
     scopes: list[str] = Field(default_factory=list, max_length=20)
@@ -137,6 +142,10 @@ class AuditRead(Read):
     details: dict[str, Any]
     ip: str
     created_at: dt.datetime
+
+
+class ModuleSwitch(Strict):
+    enabled: bool
 
 
 class ModuleRead(BaseModel):
