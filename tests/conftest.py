@@ -40,27 +40,33 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def _postgres_url(worker: str) -> str:
-    base = os.environ.get("QALA_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
-    admin = create_engine(f"{base}/test", isolation_level="AUTOCOMMIT")
-    name = f"qala_test_{worker}"
+PG_BASE = os.environ.get("QALA_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
+
+
+def _admin(statement: str) -> None:
+    admin = create_engine(f"{PG_BASE}/test", isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+        connection.execute(text(statement))
     admin.dispose()
-    return f"{base}/{name}"
 
 
 @pytest.fixture(scope="session")
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A fresh, migrated database for this test session."""
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A fresh, migrated database for this test run (its own name, so runs never collide)."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     if request.config.getoption("--db") == "postgresql":
-        url = _postgres_url(worker)
+        name = f"qala_test_{worker}_{os.getpid()}"
+        _admin(f'CREATE DATABASE "{name}"')
+        url = f"{PG_BASE}/{name}"
+        upgrade(url)
+        yield url
+        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'qala.sqlite3'}"
-    upgrade(url)
-    return url
+        upgrade(url)
+        yield url
 
 
 @pytest.fixture(scope="session")

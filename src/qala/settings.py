@@ -48,6 +48,18 @@ class Settings(BaseSettings):
         description="A sandbox city whose NGSI-LD and IoT APIs answer anonymous callers "
         "(demos, conformance suites); never set it in production.",
     )
+    hub_notify_max_attempts: int = Field(
+        default=10, gt=0, description="Attempts to deliver one NGSI-LD notification."
+    )
+    hub_notify_poll_seconds: float = Field(
+        default=1.0, gt=0, description="How often the notification worker looks for work."
+    )
+    hub_retention_days: int = Field(
+        default=0,
+        ge=0,
+        description="Days of attribute history the hub keeps (`qala hub prune`); "
+        "0 keeps it forever. Hourly and daily roll-ups are always kept.",
+    )
     debug: bool = False
 
     @field_validator("modules", mode="before")

@@ -70,3 +70,8 @@ def meter(n: int = 1, **attrs: Any) -> dict[str, Any]:
                      "value": {"type": "Point", "coordinates": [71.43 + n / 1000, 51.13]}},
         **attrs,
     }
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that restart a shared service (PostgreSQL) run after every other test."""
+    items.sort(key=lambda item: item.get_closest_marker("restarts_services") is not None)

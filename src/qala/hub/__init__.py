@@ -9,7 +9,12 @@ module = Module(
     title=_("City data hub"),
     models="qala.hub.models",
     api="qala.hub.api:router",
-    mounts={"/ngsi-ld/v1": "qala.hub.ngsild.api:router"},
+    mounts={
+        "/ngsi-ld/v1": "qala.hub.ngsild.api:router",
+        "/iot": "qala.hub.ingest.api:router",
+    },
     pages="qala.hub.pages:router",
     tiles="qala.hub.pages:TILES",
+    cli="qala.hub.cli:app",
+    workers="qala.hub.subscriptions.notify:start",
 )

@@ -57,3 +57,8 @@ class HubContext(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     hits: Mapped[int] = mapped_column(Integer, default=0)
+
+
+from qala.hub.ingest.models import HubIotDevice, HubIotGroup  # noqa: E402,F401
+from qala.hub.subscriptions.models import HubNotification, HubSubscription  # noqa: E402,F401
+from qala.hub.temporal.models import HubTemporalValue  # noqa: E402,F401

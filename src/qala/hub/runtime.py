@@ -5,11 +5,13 @@ from __future__ import annotations
 from fastapi import Request
 
 from qala.hub.service import Hub
+from qala.hub.subscriptions.service import match_change
+from qala.hub.temporal.history import record_change, record_changes
 
 
 def default_hub() -> Hub:
     """A hub with the standard listeners (temporal history, subscriptions)."""
-    return Hub(listeners=[])
+    return Hub(listeners=[record_change, match_change], batched={record_change: record_changes})
 
 
 def hub_of(request: Request) -> Hub:

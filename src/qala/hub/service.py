@@ -36,6 +36,8 @@ class Change:
 
 #: Called with every change, inside the writer's transaction (temporal history, subscriptions).
 ChangeListener = Callable[[Session, Change], None]
+#: The batch form of a listener: the same work for many changes at once (bulk writes).
+BatchListener = Callable[[Session, Sequence[Change]], None]
 
 
 @dataclass
@@ -43,11 +45,22 @@ class Hub:
     """The entity store of one deployment, with the listeners that follow its changes."""
 
     listeners: list[ChangeListener] = field(default_factory=list)
+    batched: dict[ChangeListener, BatchListener] = field(default_factory=dict)
 
     def changed(self, db: Session, change: Change) -> None:
         """Pass a change to every listener."""
         for listener in self.listeners:
             listener(db, change)
+
+    def changed_many(self, db: Session, changes: Sequence[Change]) -> None:
+        """Pass many changes to every listener, through its batch form when it has one."""
+        for listener in self.listeners:
+            batch = self.batched.get(listener)
+            if batch is not None:
+                batch(db, changes)
+            else:
+                for change in changes:
+                    listener(db, change)
 
 
 def _bbox(entity: Entity) -> tuple[float, float, float, float] | None:
@@ -65,6 +78,18 @@ def _apply_row(row: HubEntity, entity: Entity) -> None:
     row.modified_at = utcnow()
     box = _bbox(entity)
     row.min_lon, row.min_lat, row.max_lon, row.max_lat = box if box else (None,) * 4
+
+
+def new_entity_row(city_id: int, entity: Entity) -> HubEntity:
+    """A row holding a new entity (the caller adds it to the session and sets its types)."""
+    row = HubEntity(city_id=city_id, entity_id=entity["id"])
+    _apply_row(row, entity)
+    return row
+
+
+def store_entity(row: HubEntity, entity: Entity) -> None:
+    """Put the new state of an entity into its row (data, modification time, bounding box)."""
+    _apply_row(row, entity)
 
 
 def _row(db: Session, city_id: int, entity_id: str, *, lock: bool = False) -> HubEntity:
@@ -155,6 +180,7 @@ class EntityQuery:
     scope: EntityPredicate | None = None
     limit: int = 20
     offset: int = 0
+    where: tuple[Any, ...] = ()  # SQL pre-filters (necessary conditions, e.g. from q)
 
 
 def query_entities(db: Session, city_id: int, spec: EntityQuery) -> tuple[list[Entity], int]:
@@ -176,6 +202,8 @@ def query_entities(db: Session, city_id: int, spec: EntityQuery) -> tuple[list[E
                 HubEntity.max_lat >= south, HubEntity.min_lat <= north,
             )
         )
+    for condition in spec.where:
+        query = query.where(condition)
     query = query.order_by(HubEntity.entity_id)
     filters = _python_filters(spec)
     if not filters:

@@ -12,12 +12,27 @@ import_models()
 config = context.config
 
 
+def _compared_by_autogenerate(name: str | None, type_: str, _parents: object) -> bool:
+    """False for the partitions of a partitioned table (``hub_temporal_values_p202408``,
+    ``..._default``): the application creates and drops them at run time, so autogenerate
+    must not compare them (the partitioned parent itself is compared as usual)."""
+    if type_ != "table" or not name or name in Base.metadata.tables:
+        return True
+    partitioned = (
+        table.name
+        for table in Base.metadata.tables.values()
+        if table.dialect_options["postgresql"].get("partition_by")
+    )
+    return not any(name.startswith(f"{parent}_") for parent in partitioned)
+
+
 def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=_compared_by_autogenerate,
     )
 
 

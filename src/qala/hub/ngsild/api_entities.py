@@ -10,7 +10,9 @@ from fastapi import APIRouter, Request, Response
 from qala.core.deps import DbSession
 from qala.hub import service
 from qala.hub.ngsild import attributes as ops
-from qala.hub.ngsild.errors import BadRequestData, ResourceNotFound
+from qala.hub.ngsild import parameters
+from qala.hub.ngsild.errors import BadRequestData, InvalidRequest, ResourceNotFound
+from qala.hub.ngsild.fragments import is_null, parse_merge, split_nulls
 from qala.hub.ngsild.geo import parse_geo_query
 from qala.hub.ngsild.http import (
     GEO_JSON,
@@ -18,20 +20,27 @@ from qala.hub.ngsild.http import (
     ReadCity,
     WriteCity,
     accepted,
+    check_params,
     parse_options,
     respond,
     term_map_for,
     view_for,
 )
 from qala.hub.ngsild.model import (
+    RESERVED_ENTITY_MEMBERS,
+    VALUE_MEMBERS,
+    check_name,
     check_uri,
     now_iso,
     parse_attributes,
     parse_entity,
     parse_instance,
+    parse_types,
 )
-from qala.hub.ngsild.query import parse_q, parse_type_selection
+from qala.hub.ngsild.query import parse_type_selection
+from qala.hub.ngsild.query_sql import parse_q_for_query
 from qala.hub.ngsild.render import render_entity, render_feature
+from qala.hub.ngsild.scope import parse_scope_q
 from qala.hub.runtime import hub_of
 
 router = APIRouter(tags=["NGSI-LD entities"])
@@ -39,6 +48,8 @@ MAX_LIMIT = 1000
 
 
 def _body_object(body: Any, what: str = "body") -> dict[str, Any]:
+    if body is None:
+        raise InvalidRequest(f"the {what} is empty; send a JSON object", field="body")
     if not isinstance(body, dict):
         raise BadRequestData(f"the {what} must be a JSON object", field="body")
     return body
@@ -48,9 +59,17 @@ def _entity_id(entity_id: str) -> str:
     return check_uri(entity_id, "entityId")
 
 
+def _attr_name(attr: str) -> str:
+    """An attribute name from the URL: a valid name, and not an entity member (id, scope...)."""
+    if attr in RESERVED_ENTITY_MEMBERS:
+        raise BadRequestData(f"{attr} is an entity member, not an attribute", field="attrId")
+    return check_name(attr)
+
+
 @router.post("/entities", status_code=201)
 def post_entity(request: Request, body: Body, db: DbSession, city: WriteCity) -> Response:
     """Create an entity."""
+    check_params(request, parameters.CREATE)
     terms = term_map_for(request, body)
     entity = parse_entity(_body_object(body), terms)
     service.create_entity(hub_of(request), db, city.id, entity)
@@ -61,6 +80,7 @@ def post_entity(request: Request, body: Body, db: DbSession, city: WriteCity) ->
 @router.get("/entities")
 def list_entities(request: Request, db: DbSession, city: ReadCity) -> Response:
     """Query entities by id, idPattern, type, attrs, q and geo-query."""
+    check_params(request, parameters.QUERY)
     terms = term_map_for(request)
     options = parse_options(request)
     media = accepted(request)
@@ -85,19 +105,23 @@ def entity_query(request: Request, terms: Any, source: Any = None) -> service.En
         check_uri(entity_id, "id")
     type_text, q_text = params.get("type"), params.get("q")
     attrs = tuple(terms.expand(a) for a in (params.get("attrs") or "").split(",") if a)
-    georel = params.get("georel")
-    if not (ids or params.get("idPattern") or type_text or attrs or q_text or georel
-            or params.get("local") == "true"):
+    geo_given = params.get("georel") or params.get("geometry") or params.get("coordinates")
+    scope_text = params.get("scopeQ")
+    if not (ids or params.get("idPattern") or type_text or attrs or q_text or geo_given
+            or scope_text or params.get("local") == "true"):
         raise BadRequestData(
             "give at least one of id, idPattern, type, attrs, q or a geo-query", field="type"
         )
+    if type_text == "*" and params.get("local") == "false":
+        raise BadRequestData("type=* queries are local; local=false is not allowed", field="local")
     types, candidates = parse_type_selection(type_text, terms) if type_text else (None, None)
     geo = bbox = None
-    if georel:
+    if geo_given:
         geo, bbox = parse_geo_query(
-            georel, params.get("geometry") or "", params.get("coordinates"),
+            params.get("georel") or "", params.get("geometry") or "", params.get("coordinates"),
             params.get("geoproperty"), terms,
         )
+    q_predicate, q_where = parse_q_for_query(q_text, terms) if q_text else (None, ())
     limit, offset = _int(params, "limit", 20), _int(params, "offset", 0)
     if limit > MAX_LIMIT:
         from qala.hub.ngsild.errors import TooManyResults
@@ -106,12 +130,14 @@ def entity_query(request: Request, terms: Any, source: Any = None) -> service.En
     return service.EntityQuery(
         ids=ids,
         id_pattern=params.get("idPattern"),
-        types=types,
+        types=types if candidates is None else None,  # the SQL type filter is exact then
         type_candidates=candidates,
         attrs=attrs,
-        q=parse_q(q_text, terms) if q_text else None,
+        q=q_predicate,
+        where=q_where,
         geo=geo,
         bbox=bbox,
+        scope=parse_scope_q(scope_text),
         limit=limit,
         offset=offset,
     )
@@ -134,41 +160,63 @@ def _int(params: Any, key: str, default: int) -> int:
 def get_attribute(entity_id: str, attr: str, request: Request, db: DbSession,
                   city: ReadCity) -> Response:
     """One attribute of an entity (not in the core spec; convenient for dashboards)."""
+    check_params(request, parameters.RETRIEVE)
     terms = term_map_for(request)
     entity = service.get_entity(db, city.id, _entity_id(entity_id))
-    iri = terms.expand(attr)
+    iri = terms.expand(_attr_name(attr))
     if iri not in entity["attrs"]:
         raise ResourceNotFound(f"entity {entity_id} has no attribute {attr}", field="attrId")
     view = view_for(request, terms, parse_options(request))
     body = render_entity({**entity, "attrs": {iri: entity["attrs"][iri]}}, view)
-    return respond(request, body[attr] if attr in body else body, terms)
+    return respond(request, body.get(attr, body), terms)
 
 
 @router.get("/entities/{entity_id:path}")
 def get_entity(entity_id: str, request: Request, db: DbSession, city: ReadCity) -> Response:
     """Retrieve an entity."""
+    if not entity_id:  # ``GET /entities/?type=...`` (trailing slash) is the query
+        return list_entities(request, db, city)
+    check_params(request, parameters.RETRIEVE)
     terms = term_map_for(request)
     options = parse_options(request)
     media = accepted(request)
     entity = service.get_entity(db, city.id, _entity_id(entity_id))
+    _check_type(request, entity, terms)
     view = view_for(request, terms, options)
     if media == GEO_JSON:
         geometry = terms.expand(request.query_params.get("geometryProperty", "location"))
         return respond(request, render_feature(entity, view, geometry), terms, media=GEO_JSON)
-    return respond(request, render_entity(entity, view), terms, media=media)
+    body = render_entity(entity, view)
+    if not body:  # pick/omit left nothing of it (§4.21)
+        raise ResourceNotFound(f"nothing of entity {entity_id} is left to show", field="pick")
+    return respond(request, body, terms, media=media)
+
+
+def _check_type(request: Request, entity: dict[str, Any], terms: Any) -> None:
+    """``type=`` on a retrieval: the entity must have one of those types (else it is not found)."""
+    wanted = request.query_params.get("type")
+    if wanted and not {terms.expand(name) for name in wanted.split(",")} & set(entity["type"]):
+        raise ResourceNotFound(f"no entity {entity['id']} of type {wanted}", field="type")
 
 
 @router.delete("/entities/{entity_id:path}/attrs/{attr}", status_code=204)
 def delete_attribute(entity_id: str, attr: str, request: Request, db: DbSession,
                      city: WriteCity) -> Response:
     """Delete an attribute (the default instance, one datasetId, or all with deleteAll)."""
+    check_params(request, parameters.ATTRIBUTE_DELETE)
     terms = term_map_for(request)
-    iri = terms.expand(attr)
+    iri = terms.expand(_attr_name(attr))
     dataset = request.query_params.get("datasetId")
-    delete_all = request.query_params.get("deleteAll", "false") == "true"
+    if dataset is not None:
+        check_uri(dataset, "datasetId")
+    delete_all = request.query_params.get("deleteAll", "false").lower()
+    if delete_all not in ("true", "false"):
+        raise BadRequestData("deleteAll must be true or false", field="deleteAll")
     done = service.modify_entity(
         hub_of(request), db, city.id, _entity_id(entity_id),
-        lambda e: ops.delete_attribute(e, iri, dataset, delete_all=delete_all, stamp=now_iso()),
+        lambda e: ops.delete_attribute(
+            e, iri, dataset, delete_all=delete_all == "true", stamp=now_iso()
+        ),
     )
     if not done:
         raise ResourceNotFound(f"entity {entity_id} has no attribute {attr}", field="attrId")
@@ -179,26 +227,36 @@ def delete_attribute(entity_id: str, attr: str, request: Request, db: DbSession,
 def patch_attribute(entity_id: str, attr: str, request: Request, body: Body, db: DbSession,
                     city: WriteCity) -> Response:
     """Partially update one attribute."""
+    check_params(request, parameters.ATTRIBUTE_WRITE)
     terms = term_map_for(request, body)
     fragment = _body_object(body)
     fragment = {k: v for k, v in fragment.items() if k != "@context"}
     stamp = now_iso()
-    parsed = _partial_instance(attr, fragment, terms, stamp)
-    iri = terms.expand(attr)
-    done = service.modify_entity(
-        hub_of(request), db, city.id, _entity_id(entity_id),
-        lambda e: ops.patch_attribute(e, iri, parsed, stamp),
-    )
+    iri = terms.expand(_attr_name(attr))
+    if fragment and is_null(fragment):  # NGSI-LD null: delete this instance
+        dataset = fragment.get("datasetId")
+        done = service.modify_entity(
+            hub_of(request), db, city.id, _entity_id(entity_id),
+            lambda e: ops.delete_attribute(e, iri, dataset, delete_all=False, stamp=stamp),
+        )
+    else:
+        parsed = _partial_instance(attr, fragment, terms, stamp)
+        done = service.modify_entity(
+            hub_of(request), db, city.id, _entity_id(entity_id),
+            lambda e: ops.patch_attribute(e, iri, parsed, stamp),
+        )
     if not done:
         raise ResourceNotFound(f"entity {entity_id} has no attribute {attr}", field="attrId")
     return Response(status_code=204)
 
 
-def _partial_instance(attr: str, fragment: dict[str, Any], terms: Any, stamp: str) -> dict[str, Any]:
+def _partial_instance(
+    attr: str, fragment: dict[str, Any], terms: Any, stamp: str
+) -> dict[str, Any]:
     """A partial attribute: only the members given (type inferred only when a value is given)."""
     if not fragment:
         raise BadRequestData("nothing to update", field="body")
-    has_value = {"value", "object", "languageMap", "valueList"} & fragment.keys()
+    has_value = VALUE_MEMBERS & fragment.keys()
     if has_value:
         parsed = parse_instance(attr, fragment, terms, stamp=stamp)
         if "type" not in fragment:
@@ -215,9 +273,10 @@ def _partial_instance(attr: str, fragment: dict[str, Any], terms: Any, stamp: st
 def put_attribute(entity_id: str, attr: str, request: Request, body: Body, db: DbSession,
                   city: WriteCity) -> Response:
     """Replace one attribute."""
+    check_params(request, parameters.ATTRIBUTE_WRITE)
     terms = term_map_for(request, body)
     fragment = {k: v for k, v in _body_object(body).items() if k != "@context"}
-    attrs = parse_attributes({attr: fragment}, terms, stamp=now_iso())
+    attrs = parse_attributes({_attr_name(attr): fragment}, terms, stamp=now_iso())
     outcome = service.modify_entity(
         hub_of(request), db, city.id, _entity_id(entity_id),
         lambda e: ops.update_attributes(e, attrs, now_iso()),
@@ -241,32 +300,48 @@ def _partial_result(outcome: ops.Outcome, terms: Any, request: Request) -> Respo
     return Response(json.dumps(body), status_code=207, media_type="application/json")
 
 
+@router.post("/entities/{entity_id:path}/attrs/", status_code=204, include_in_schema=False)
 @router.post("/entities/{entity_id:path}/attrs", status_code=204)
 def post_attributes(entity_id: str, request: Request, body: Body, db: DbSession,
                     city: WriteCity) -> Response:
-    """Append attributes (replace existing ones unless options=noOverwrite)."""
+    """Append attributes (replace existing ones unless options=noOverwrite); types given in
+    the fragment are added to the entity's."""
+    check_params(request, parameters.APPEND)
     terms = term_map_for(request, body)
     stamp = now_iso()
-    attrs = parse_attributes(_body_object(body), terms, stamp=stamp)
+    fragment = _body_object(body)
+    attrs = parse_attributes(fragment, terms, stamp=stamp)
+    types = parse_types(fragment["type"], terms) if "type" in fragment else []
     overwrite = not parse_options(request).no_overwrite
-    outcome = service.modify_entity(
-        hub_of(request), db, city.id, _entity_id(entity_id),
-        lambda e: ops.append_attributes(e, attrs, stamp, overwrite=overwrite),
-    )
-    assert isinstance(outcome, ops.Outcome)
+    outcome = ops.Outcome()
+
+    def append(entity: dict[str, Any]) -> bool:
+        nonlocal outcome
+        outcome = ops.append_attributes(entity, attrs, stamp, overwrite=overwrite)
+        return ops.add_types(entity, types, stamp) or outcome.changed
+
+    service.modify_entity(hub_of(request), db, city.id, _entity_id(entity_id), append)
     return _partial_result(outcome, terms, request)
 
 
+@router.patch("/entities/{entity_id:path}/attrs/", status_code=204, include_in_schema=False)
 @router.patch("/entities/{entity_id:path}/attrs", status_code=204)
 def patch_attributes(entity_id: str, request: Request, body: Body, db: DbSession,
                      city: WriteCity) -> Response:
-    """Update existing attributes."""
+    """Update existing attributes (an attribute given as NGSI-LD null is deleted)."""
+    check_params(request, parameters.UPDATE)
     terms = term_map_for(request, body)
     stamp = now_iso()
-    attrs = parse_attributes(_body_object(body), terms, stamp=stamp)
+    kept, deletions = split_nulls(_body_object(body), terms)
+    attrs = parse_attributes(kept, terms, stamp=stamp)
+
+    def update(entity: dict[str, Any]) -> ops.Outcome:
+        outcome = ops.update_attributes(entity, attrs, stamp)
+        ops.delete_instances(entity, deletions, outcome, stamp)
+        return outcome
+
     outcome = service.modify_entity(
-        hub_of(request), db, city.id, _entity_id(entity_id),
-        lambda e: ops.update_attributes(e, attrs, stamp),
+        hub_of(request), db, city.id, _entity_id(entity_id), update
     )
     assert isinstance(outcome, ops.Outcome)
     return _partial_result(outcome, terms, request)
@@ -276,6 +351,7 @@ def patch_attributes(entity_id: str, request: Request, body: Body, db: DbSession
 def put_entity(entity_id: str, request: Request, body: Body, db: DbSession,
                city: WriteCity) -> Response:
     """Replace an entity (keeps its id and creation time)."""
+    check_params(request, parameters.REPLACE)
     terms = term_map_for(request, body)
     fragment = {**_body_object(body), "id": _entity_id(entity_id)}
     if fragment.get("id") != entity_id:
@@ -289,31 +365,23 @@ def put_entity(entity_id: str, request: Request, body: Body, db: DbSession,
 @router.patch("/entities/{entity_id:path}", status_code=204)
 def merge_entity(entity_id: str, request: Request, body: Body, db: DbSession,
                  city: WriteCity) -> Response:
-    """Merge a fragment into an entity (null deletes an attribute)."""
+    """Merge a fragment into an entity (``urn:ngsi-ld:null`` or null deletes an attribute)."""
+    check_params(request, parameters.MERGE)
     terms = term_map_for(request, body)
     fragment = _body_object(body)
     if "id" in fragment and fragment["id"] != entity_id:
         raise BadRequestData("the body's id differs from the URL", field="id")
-    deleted = [terms.expand(k) for k, v in fragment.items() if v is None or v == "urn:ngsi-ld:null"]
-    kept = {k: v for k, v in fragment.items() if v is not None and v != "urn:ngsi-ld:null"}
     stamp = now_iso()
-    patch = {
-        "type": _types(kept, terms),
-        "attrs": parse_attributes(kept, terms, stamp=stamp),
-    }
+    types, attrs, deleted = parse_merge(fragment, terms, stamp=stamp)
+    patch = {"type": types, "attrs": attrs}
     service.modify_entity(hub_of(request), db, city.id, _entity_id(entity_id),
                           lambda e: ops.merge_entity(e, patch, deleted, stamp))
     return Response(status_code=204)
 
 
-def _types(fragment: dict[str, Any], terms: Any) -> list[str]:
-    from qala.hub.ngsild.model import parse_types
-
-    return parse_types(fragment["type"], terms) if "type" in fragment else []
-
-
 @router.delete("/entities/{entity_id:path}", status_code=204)
 def delete_entity(entity_id: str, request: Request, db: DbSession, city: WriteCity) -> Response:
     """Delete an entity."""
+    check_params(request, parameters.DELETE)
     service.delete_entity(hub_of(request), db, city.id, _entity_id(entity_id))
     return Response(status_code=204)

@@ -8,6 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from qala.hub.ngsild.errors import BadRequestData
+from qala.hub.ngsild.fragments import ALL_INSTANCES
+from qala.hub.ngsild.model import OWN_VALUE, VALUE_MEMBERS
+
 Entity = dict[str, Any]
 Instances = list[dict[str, Any]]
 
@@ -18,11 +22,12 @@ class Outcome:
 
     updated: list[str] = field(default_factory=list)
     not_updated: list[tuple[str, str]] = field(default_factory=list)
+    retyped: bool = False  # entity types were added
 
     @property
     def changed(self) -> bool:
         """True when anything changed."""
-        return bool(self.updated)
+        return bool(self.updated) or self.retyped
 
 
 def _dataset(instance: Mapping[str, Any]) -> str | None:
@@ -61,6 +66,15 @@ def append_attributes(
     return outcome
 
 
+def add_types(entity: Entity, types: list[str], stamp: str) -> bool:
+    """Add entity types (appending attributes or merging may name new ones); True if any."""
+    added = [iri for iri in types if iri not in entity["type"]]
+    if added:
+        entity["type"] = [*entity["type"], *added]
+        entity["modifiedAt"] = stamp
+    return bool(added)
+
+
 def update_attributes(entity: Entity, attrs: Mapping[str, Instances], stamp: str) -> Outcome:
     """PATCH .../attrs: replace only attributes (and datasetIds) the entity already has."""
     outcome = Outcome()
@@ -87,21 +101,29 @@ def patch_attribute(
         return False
     for old in current:
         if _dataset(old) == _dataset(fragment):
+            _check_same_kind(old, fragment)
             for key, value in fragment.items():
-                if key in ("createdAt",):
+                if key in ("createdAt", "type"):
                     continue
                 if key == "sub":
                     old.setdefault("sub", {}).update(copy.deepcopy(value))
-                elif key == "type" and value != old["type"]:
-                    old.clear()
-                    old.update(copy.deepcopy(fragment))
-                    break
                 else:
                     old[key] = copy.deepcopy(value)
             old["modifiedAt"] = stamp
             entity["modifiedAt"] = stamp
             return True
     return False
+
+
+def _check_same_kind(old: Mapping[str, Any], fragment: Mapping[str, Any]) -> None:
+    """A partial update keeps the attribute's type (§5.6.4): another type is BadRequestData."""
+    kind = fragment.get("type", old["type"])
+    foreign = (VALUE_MEMBERS - {OWN_VALUE.get(old["type"], "value")}) & fragment.keys()
+    if kind != old["type"] or foreign:
+        raise BadRequestData(
+            f"the attribute is a {old['type']}; a partial update cannot make it a {kind}",
+            field="type",
+        )
 
 
 def delete_attribute(
@@ -139,13 +161,12 @@ def replace_entity(entity: Entity, new: Entity, stamp: str) -> Outcome:
 
 
 def merge_entity(
-    entity: Entity, patch: Entity, deleted: list[str], stamp: str
+    entity: Entity, patch: Entity, deleted: list[tuple[str, str | None]], stamp: str
 ) -> Outcome:
-    """PATCH /entities/{id} (merge-patch): attributes given are merged, ``deleted`` removed."""
+    """PATCH /entities/{id} (merge-patch): attributes given are merged; ``deleted`` names
+    (attribute IRI, datasetId) instances to remove (datasetId ``ALL_INSTANCES``: all)."""
     outcome = Outcome()
-    for iri in deleted:
-        if entity["attrs"].pop(iri, None) is not None:
-            outcome.updated.append(iri)
+    delete_instances(entity, deleted, outcome, stamp)
     for iri, instances in patch["attrs"].items():
         current = entity["attrs"].setdefault(iri, [])
         for instance in instances:
@@ -162,8 +183,20 @@ def merge_entity(
             if not merged:
                 _put_instance(current, copy.deepcopy(instance), stamp)
         outcome.updated.append(iri)
-    if patch.get("type") and patch["type"] != entity["type"]:
-        entity["type"] = list(dict.fromkeys([*entity["type"], *patch["type"]]))
+    outcome.retyped = add_types(entity, patch.get("type") or [], stamp)
     if outcome.changed:
         entity["modifiedAt"] = stamp
     return outcome
+
+
+def delete_instances(
+    entity: Entity, deleted: list[tuple[str, str | None]], outcome: Outcome, stamp: str
+) -> None:
+    """Remove the named instances (NGSI-LD null in a merge or an update); a missing one is
+    reported in ``outcome.not_updated``."""
+    for iri, dataset in deleted:
+        every = dataset == ALL_INSTANCES
+        if delete_attribute(entity, iri, dataset, delete_all=every, stamp=stamp):
+            outcome.updated.append(iri)
+        else:
+            outcome.not_updated.append((iri, "the entity has no such attribute instance"))

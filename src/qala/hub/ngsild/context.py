@@ -34,6 +34,14 @@ class ContextError(ValueError):
     """A @context could not be loaded or processed."""
 
 
+class ContextFetchError(ContextError):
+    """A remote @context could not be retrieved (as opposed to one that is invalid)."""
+
+
+#: pyld error codes that mean "could not get the document", not "the document is wrong".
+LOAD_FAILURES = frozenset({"loading remote context failed", "loading document failed"})
+
+
 @functools.cache
 def core_context_document() -> dict[str, Any]:
     """The NGSI-LD core context shipped with Qala (written by the project from the spec)."""
@@ -67,15 +75,27 @@ class TermMap:
         return self.vocab + term
 
     def compact(self, iri: str) -> str:
-        """The shortest name of an IRI under this context."""
+        """The shortest name of an IRI under this context (JSON-LD IRI compaction: a term, a
+        vocabulary-relative name that is not itself a term for another IRI, a compact IRI
+        ``prefix:suffix``, or the IRI itself)."""
         term = self.to_term.get(iri)
         if term is not None:
             return term
-        if iri.startswith(self.vocab):
-            return iri[len(self.vocab) :]
-        if self.vocab != DEFAULT_VOCAB and iri.startswith(DEFAULT_VOCAB):
-            return iri[len(DEFAULT_VOCAB) :]
-        return iri
+        for vocab in (self.vocab, DEFAULT_VOCAB):
+            if iri.startswith(vocab):
+                suffix = iri[len(vocab) :]
+                if suffix and suffix not in self.to_iri and ":" not in suffix:
+                    return suffix
+        return self._compact_iri(iri)
+
+    def _compact_iri(self, iri: str) -> str:
+        best = iri
+        for prefix, base in self.prefixes.items():
+            if iri.startswith(base) and len(iri) > len(base):
+                candidate = f"{prefix}:{iri[len(base) :]}"
+                if len(candidate) < len(best) and candidate not in self.to_iri:
+                    best = candidate
+        return best
 
 
 class ContextCache:
@@ -102,8 +122,14 @@ class ContextCache:
             self._maps[key] = term_map
         return term_map
 
+    def forget(self) -> None:
+        """Drop every processed context (after a stored @context was deleted or reloaded)."""
+        with self._lock:
+            self._maps.clear()
+
     def _process(self, key: str, items: list[Any]) -> TermMap:
-        local = [core_context_document()["@context"], *items]
+        # §4.4: the core @context is protected, processed as if it came last.
+        local = [*items, core_context_document()["@context"]]
         try:
             active = jsonld.JsonLdProcessor().process_context(
                 {"mappings": {}, "processingMode": "json-ld-1.1"},
@@ -111,7 +137,8 @@ class ContextCache:
                 {"documentLoader": self._document_loader, "processingMode": "json-ld-1.1"},
             )
         except jsonld.JsonLdError as error:
-            raise ContextError(f"the @context cannot be processed: {_reason(error)}") from error
+            kind = ContextFetchError if _load_failure(error) else ContextError
+            raise kind(f"the @context cannot be processed: {_reason(error)}") from error
         to_iri: dict[str, str] = {}
         prefixes: dict[str, str] = {}
         for term, definition in active.get("mappings", {}).items():
@@ -150,6 +177,16 @@ def _as_list(context: Any) -> list[Any]:
     if isinstance(context, list | tuple):
         return list(context)
     return [context]
+
+
+def _load_failure(error: Exception) -> bool:
+    seen: Exception | None = error
+    while seen is not None:
+        if getattr(seen, "code", None) in LOAD_FAILURES:
+            return True
+        cause = getattr(seen, "cause", None)
+        seen = cause if isinstance(cause, Exception) else None
+    return False
 
 
 def _reason(error: Exception) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from qala.core.db import Database, utcnow
+from qala.core.db import Database
 from qala.hub.models import HubContext
 
 log = logging.getLogger(__name__)
@@ -32,12 +32,9 @@ def make_loader(database: Database) -> Any:
     def load(url: str) -> dict[str, Any] | None:
         key = context_key(url)
         with database.session() as db:
-            row = db.scalar(select(HubContext).where(HubContext.url == key))
-            if row is not None:
-                row.hits += 1
-                row.last_used_at = utcnow()
-                db.commit()
-                document: dict[str, Any] = json.loads(row.body)
+            body = db.scalar(select(HubContext.body).where(HubContext.url == key))
+            if body is not None:  # uses are counted per request (context_registry.ContextUsage)
+                document: dict[str, Any] = json.loads(body)
                 return document
         if key.startswith("hosted:"):
             return None

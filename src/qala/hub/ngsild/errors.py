@@ -9,7 +9,10 @@ NGSI_LD_ERRORS = "https://uri.etsi.org/ngsi-ld/errors/"
 
 
 class NgsiLdProblem(Problem):
-    """A problem whose type is one of the NGSI-LD error URIs."""
+    """A problem whose type is one of the NGSI-LD error URIs, sent as ``application/json``:
+    the NGSI-LD HTTP binding (and its OpenAPI) gives ProblemDetails that media type."""
+
+    media_type = "application/json"
 
     @property
     def type_uri(self) -> str:
@@ -87,3 +90,11 @@ class TooManyResults(NgsiLdProblem):
     status = 403
     slug = "TooManyResults"
     title = _("Too many results")
+
+
+class InternalError(NgsiLdProblem):
+    """Something failed on the broker's side (reported per entity in batch results)."""
+
+    status = 500
+    slug = "InternalError"
+    title = _("Internal error")

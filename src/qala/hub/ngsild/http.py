@@ -21,7 +21,7 @@ from qala.hub.ngsild.context import (
     CORE_CONTEXT_URL,
     ContextCache,
     ContextError,
-    ContextUnavailable,
+    ContextFetchError,
     TermMap,
     link_header,
     parse_link_header,
@@ -35,7 +35,7 @@ from qala.hub.ngsild.errors import (
     ResourceNotFound,
     UnsupportedMediaType,
 )
-from qala.hub.ngsild.render import View
+from qala.hub.ngsild.render import View, parse_projection
 
 JSON = "application/json"
 JSON_LD = "application/ld+json"
@@ -141,7 +141,7 @@ def context_terms(request: Request, context: Any) -> TermMap:
     LdContextNotAvailable when a remote one cannot be had, BadRequestData when it is invalid."""
     try:
         terms = contexts_of(request).term_map(context)
-    except ContextUnavailable as error:
+    except ContextFetchError as error:
         raise LdContextNotAvailable(str(error)) from None
     except ContextError as error:
         raise BadRequestData(str(error), field="@context") from None
@@ -217,12 +217,12 @@ def parse_options(request: Request) -> Options:
     known = {"keyValues", "concise", "normalized", "sysAttrs", "noOverwrite", "replace", "update"}
     unknown = words - known
     if unknown:
-        raise BadRequestData(f"unknown options: {', '.join(sorted(unknown))}", field="options")
+        raise InvalidRequest(f"unknown options: {', '.join(sorted(unknown))}", field="options")
     form = request.query_params.get("format") or next(
         (word for word in ("keyValues", "concise", "normalized") if word in words), "normalized"
     )
     if form not in ("keyValues", "concise", "normalized", "simplified"):
-        raise BadRequestData(f"unknown format {form}", field="format")
+        raise InvalidRequest(f"unknown format {form}", field="format")
     if form == "simplified":
         form = "keyValues"
     count = request.query_params.get("count", "false").lower() == "true"
@@ -232,7 +232,11 @@ def parse_options(request: Request) -> Options:
 def view_for(request: Request, terms: TermMap, options: Options) -> View:
     """How to render entities for this request."""
     attrs = _names(request, "attrs")
-    pick, omit = _names(request, "pick"), _names(request, "omit")
+    pick, omit = _projection(request, "pick"), _projection(request, "omit")
+    if pick is not None and omit is not None:
+        raise BadRequestData("pick and omit cannot be used together", field="omit")
+    if attrs is not None and (pick is not None or omit is not None):
+        raise BadRequestData("attrs cannot be used with pick or omit", field="attrs")
     return View(
         terms=terms,
         form=options.form,
@@ -242,6 +246,16 @@ def view_for(request: Request, terms: TermMap, options: Options) -> View:
         pick=set(pick) if pick is not None else None,
         omit=set(omit) if omit is not None else None,
     )
+
+
+def _projection(request: Request, key: str) -> list[str] | None:
+    raw = request.query_params.get(key)
+    if raw is None:
+        return None
+    try:
+        return parse_projection(raw)
+    except ValueError as error:
+        raise BadRequestData(f"{key} is not a valid projection: {error}", field=key) from None
 
 
 def _names(request: Request, key: str) -> list[str] | None:

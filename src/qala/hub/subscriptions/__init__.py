@@ -1,0 +1,1 @@
+"""NGSI-LD subscriptions: their API, matching entity changes, and delivering notifications."""

@@ -1,0 +1,115 @@
+"""Tables of the temporal store: attribute instances over time, their hourly and daily
+roll-ups, and the temporal entities (id, types) whose history is kept.
+
+The history table is keyed (and made idempotent) by (city, entity, attribute, datasetId,
+observed_at); on PostgreSQL it is partitioned by month of ``observed_at`` (see partitions.py).
+Its ``city_id`` carries no index of its own: the primary key starts with it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Float,
+    ForeignKey,
+    Integer,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from qala.core.db import Base, CityOwned, JsonDocument, utcnow
+
+#: ``kind`` of a history row: how its time was found, and whether the value was an integer.
+KIND_OBSERVED = 0  # the instance carried observedAt
+KIND_MODIFIED = 1  # no observedAt: the time is when the instance was written
+KIND_DELETED = 2  # the attribute (instance) was deleted at that time
+KIND_TIME_MASK = 3
+FLAG_INTEGER = 4  # the numeric value was a JSON integer (kept so it renders back as one)
+
+#: A JSON document where Python None is SQL NULL (not the JSON text 'null').
+NullableJson = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+VALUES_TABLE = "hub_temporal_values"
+PARTITION_BY = "RANGE (observed_at)"
+
+
+def _city_fk() -> Mapped[int]:
+    return mapped_column(Integer, ForeignKey("core_cities.id", ondelete="CASCADE"))
+
+
+class HubTemporalValue(Base):
+    """One attribute instance in an entity's history (a narrow row)."""
+
+    __tablename__ = VALUES_TABLE
+    __table_args__ = (
+        PrimaryKeyConstraint("city_id", "entity_id", "attribute", "dataset_id", "observed_at"),
+        {"postgresql_partition_by": PARTITION_BY},
+    )
+
+    city_id: Mapped[int] = _city_fk()
+    entity_id: Mapped[str] = mapped_column(String(512))
+    attribute: Mapped[str] = mapped_column(String(512))  # expanded IRI
+    dataset_id: Mapped[str] = mapped_column(String(512), default="")  # '' = default instance
+    observed_at: Mapped[dt.datetime]
+    kind: Mapped[int] = mapped_column(SmallInteger, default=KIND_OBSERVED)
+    value: Mapped[float | None] = mapped_column(Float, default=None)  # when numeric
+    # The rest of the instance (type, unitCode, object, languageMap, sub-attributes...) and
+    # non-numeric values; NULL for a plain numeric Property.
+    data: Mapped[dict[str, Any] | None] = mapped_column(NullableJson, default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    modified_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class _Rollup:
+    """Columns of a roll-up: every instance counted, numeric values summarised."""
+
+    city_id: Mapped[int] = _city_fk()
+    entity_id: Mapped[str] = mapped_column(String(512))
+    attribute: Mapped[str] = mapped_column(String(512))
+    dataset_id: Mapped[str] = mapped_column(String(512), default="")
+    bucket: Mapped[dt.datetime]  # start of the hour or day (UTC)
+    count: Mapped[int] = mapped_column(Integer, default=0)  # every instance
+    numeric_count: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[float] = mapped_column(Float, default=0.0)
+    total_squares: Mapped[float] = mapped_column(Float, default=0.0)
+    minimum: Mapped[float | None] = mapped_column(Float, default=None)
+    maximum: Mapped[float | None] = mapped_column(Float, default=None)
+    first_at: Mapped[dt.datetime]
+    last_at: Mapped[dt.datetime]
+
+
+class HubTemporalHourly(_Rollup, Base):
+    """Hourly roll-up of one attribute (and datasetId) of an entity."""
+
+    __tablename__ = "hub_temporal_hourly"
+    __table_args__ = (
+        PrimaryKeyConstraint("city_id", "entity_id", "attribute", "dataset_id", "bucket"),
+    )
+
+
+class HubTemporalDaily(_Rollup, Base):
+    """Daily (UTC) roll-up of one attribute (and datasetId) of an entity."""
+
+    __tablename__ = "hub_temporal_daily"
+    __table_args__ = (
+        PrimaryKeyConstraint("city_id", "entity_id", "attribute", "dataset_id", "bucket"),
+    )
+
+
+class HubTemporalEntity(CityOwned, Base):
+    """An entity whose history is kept: its id and every type it has had."""
+
+    __tablename__ = "hub_temporal_entities"
+    __table_args__ = (UniqueConstraint("city_id", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity_id: Mapped[str] = mapped_column(String(512))
+    types: Mapped[list[str]] = mapped_column(JsonDocument)  # expanded IRIs
+    scope: Mapped[list[str] | None] = mapped_column(NullableJson, default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    modified_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
