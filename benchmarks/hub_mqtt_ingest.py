@@ -30,7 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import emit, fresh_database, free_port, seed_city  # noqa: E402
+from benchlib import emit, free_port, fresh_database, seed_city
 
 APIKEY = "bench-air"
 WARMUP = 3.0
@@ -65,8 +65,12 @@ def provision(url: str, city_id: int, attrs: int) -> None:
     from qala.hub.ingest.registry import DeviceRegistry
 
     attributes = [
-        {"object_id": f"a{k}", "name": f"pollutant{k}", "type": "Number",
-         "metadata": {"unitCode": {"type": "Text", "value": "GQ"}}}
+        {
+            "object_id": f"a{k}",
+            "name": f"pollutant{k}",
+            "type": "Number",
+            "metadata": {"unitCode": {"type": "Text", "value": "GQ"}},
+        }
         for k in range(attrs)
     ]
     group = {"apikey": APIKEY, "entity_type": "AirQualityObserved", "attributes": attributes}
@@ -77,14 +81,25 @@ def provision(url: str, city_id: int, attrs: int) -> None:
     database.engine.dispose()
 
 
-def publish(port: int, index: int, devices: Sequence[int], rate: float, seconds: float,
-            attrs: int, counts: Any) -> None:
+def publish(
+    port: int,
+    index: int,
+    devices: Sequence[int],
+    rate: float,
+    seconds: float,
+    attrs: int,
+    counts: Any,
+) -> None:
     """One publisher process: its devices in turn at ``rate`` messages/s, QoS 1."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{index}",
-                         clean_session=False, protocol=mqtt.MQTTv311)
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=f"bench-pub-{index}",
+        clean_session=False,
+        protocol=mqtt.MQTTv311,
+    )
     client.max_inflight_messages_set(1000)
     client.max_queued_messages_set(0)
     acked = [0]
@@ -155,38 +170,57 @@ def profiled(target: Any, enabled: bool) -> Any:
     return run
 
 
+def start_publishers(port: int, args: argparse.Namespace) -> tuple[list[Any], Any]:
+    """The publisher processes, started; and where they put (sent, acknowledged)."""
+    counts = multiprocessing.Manager().dict()
+    devices = list(range(args.devices))
+    per_rate = args.rate / args.publishers
+    publishers = [
+        multiprocessing.Process(
+            target=publish,
+            args=(
+                port,
+                i,
+                devices[i :: args.publishers],
+                per_rate,
+                args.seconds,
+                args.attrs,
+                counts,
+            ),
+        )
+        for i in range(args.publishers)
+    ]
+    for process in publishers:
+        process.start()
+    return publishers, counts
+
+
 def run(kind: str, args: argparse.Namespace) -> None:
-    from qala.hub.ingest.mqtt import ConsumerSettings, IngestConsumer, ingest_database
+    from qala.hub.ingest.mqtt import ConsumerSettings, IngestConsumer, ingest_database, tune_gc
     from qala.hub.runtime import default_hub
 
     url = fresh_database(kind, "qala_bench_mqtt")
     city_id, _key = seed_city(url)
     provision(url, city_id, args.attrs)
-    folder = Path(tempfile.mkdtemp(prefix="qala-bench-mqtt-"))
-    broker, port = start_broker(folder)
+    broker, port = start_broker(Path(tempfile.mkdtemp(prefix="qala-bench-mqtt-")))
     meter = Meter()
-    consumer = IngestConsumer(
-        ingest_database(url),
-        ConsumerSettings(url=f"mqtt://127.0.0.1:{port}", client_id="bench-ingest",
-                         batch_size=args.batch_size, batch_wait=args.batch_wait,
-                         queue_size=max(10_000, 2 * args.batch_size),
-                         receive_maximum=max(20_000, 4 * args.batch_size)),
-        hub=default_hub(), on_commit=meter.on_commit,
+    settings = ConsumerSettings(
+        url=f"mqtt://127.0.0.1:{port}",
+        client_id="bench-ingest",
+        batch_size=args.batch_size,
+        batch_wait=args.batch_wait,
+        queue_size=max(10_000, 2 * args.batch_size),
+        receive_maximum=max(20_000, 4 * args.batch_size),
     )
+    consumer = IngestConsumer(
+        ingest_database(url), settings, hub=default_hub(), on_commit=meter.on_commit
+    )
+    tune_gc()  # as ``qala hub ingest`` does
     thread = threading.Thread(target=profiled(consumer.run, args.profile), daemon=True)
     thread.start()
     consumer.subscribed.wait(10)
-    counts = multiprocessing.Manager().dict()
-    devices = list(range(args.devices))
-    per_rate = args.rate / args.publishers
-    publishers = [
-        multiprocessing.Process(target=publish, args=(port, i, devices[i :: args.publishers],
-                                                      per_rate, args.seconds, args.attrs, counts))
-        for i in range(args.publishers)
-    ]
     started = time.monotonic()
-    for process in publishers:
-        process.start()
+    publishers, counts = start_publishers(port, args)
     for process in publishers:
         process.join()
     sent = sum(c[0] for c in counts.values())
@@ -201,10 +235,12 @@ def run(kind: str, args: argparse.Namespace) -> None:
     report(kind, args, meter, started, sent, acked)
 
 
-def report(kind: str, args: argparse.Namespace, meter: Meter, started: float, sent: int,
-           acked: int) -> None:
-    window = [(t, m, p) for t, m, p in meter.timeline
-              if started + WARMUP <= t <= started + args.seconds]
+def report(
+    kind: str, args: argparse.Namespace, meter: Meter, started: float, sent: int, acked: int
+) -> None:
+    window = [
+        (t, m, p) for t, m, p in meter.timeline if started + WARMUP <= t <= started + args.seconds
+    ]
     seconds = (window[-1][0] - window[0][0]) if len(window) > 1 else 0.0
     points = sum(p for _t, _m, p in window[1:])
     messages = sum(m for _t, m, _p in window[1:])
@@ -212,15 +248,22 @@ def report(kind: str, args: argparse.Namespace, meter: Meter, started: float, se
     total = sum(m for _t, m, _p in meter.timeline)
     drained = (meter.timeline[-1][0] - started) if meter.timeline else 0.0
     emit(
-        benchmark="hub_mqtt_ingest", db=kind, devices=args.devices, publishers=args.publishers,
-        attrs_per_message=args.attrs, offered_messages_per_s=args.rate,
-        batch_size=args.batch_size, batch_wait_s=args.batch_wait,
+        benchmark="hub_mqtt_ingest",
+        db=kind,
+        devices=args.devices,
+        publishers=args.publishers,
+        attrs_per_message=args.attrs,
+        offered_messages_per_s=args.rate,
+        batch_size=args.batch_size,
+        batch_wait_s=args.batch_wait,
         seconds=round(seconds, 1),
         points_per_s=round(points / seconds) if seconds else 0,
         messages_per_s=round(messages / seconds) if seconds else 0,
         latency_p50_ms=round(statistics.median(latencies)) if latencies else None,
         latency_p99_ms=round(latencies[int(len(latencies) * 0.99) - 1]) if latencies else None,
-        published=sent, acknowledged_by_broker=acked, committed=total,
+        published=sent,
+        acknowledged_by_broker=acked,
+        committed=total,
         drained_after_s=round(drained, 1),
     )
 
@@ -228,7 +271,7 @@ def report(kind: str, args: argparse.Namespace, meter: Meter, started: float, se
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--db", default="both", choices=("postgresql", "sqlite", "both"))
-    parser.add_argument("--rate", type=float, default=5000, help="Offered messages/s in all.")
+    parser.add_argument("--rate", type=float, default=1500, help="Offered messages/s in all.")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--devices", type=int, default=1000)
     parser.add_argument("--publishers", type=int, default=3)

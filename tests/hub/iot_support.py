@@ -80,6 +80,7 @@ class Iot:
 # -- MQTT: a committed database, a consumer thread, brokers ----------------------------
 
 SHARED_BROKER = ("127.0.0.1", 1883)
+PG_BASE = os.environ.get("QALA_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 
 
 def port_open(host: str, port: int) -> bool:
@@ -99,21 +100,31 @@ def require_service(name: str, available: bool) -> None:
 
 
 def committed_database_url(kind: str, folder: Path, name: str) -> str:
-    """A fresh migrated database whose commits are real (for consumer threads)."""
+    """A fresh migrated database whose commits are real (for consumer threads); its own
+    name, so concurrent runs never collide. ``drop_database`` removes it."""
     if kind == "postgresql":
-        base = os.environ.get("QALA_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-        database = f"qala_test_{worker}_{name}"
-        admin = create_engine(f"{base}/test", isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-            connection.execute(text(f'CREATE DATABASE "{database}"'))
-        admin.dispose()
-        url = f"{base}/{database}"
+        database = f"qala_test_{worker}_{os.getpid()}_{name}"
+        _admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        _admin(f'CREATE DATABASE "{database}"')
+        url = f"{PG_BASE}/{database}"
     else:
         url = f"sqlite:///{folder / f'{name}.sqlite3'}"
     upgrade(url)
     return url
+
+
+def drop_database(url: str) -> None:
+    """Remove a PostgreSQL database made by ``committed_database_url``."""
+    if url.startswith("postgresql"):
+        _admin(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+def _admin(statement: str) -> None:
+    admin = create_engine(f"{PG_BASE}/test", isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(statement))
+    admin.dispose()
 
 
 @dataclass

@@ -57,14 +57,23 @@ def test_one_bad_entity_does_not_block_the_others(ngsi: Ngsi) -> None:
 
 @pytest.mark.parametrize(
     ("body", "kind"),
-    [([], "BadRequestData"), ({"id": "x"}, "BadRequestData"), ([meter(1), None], "BadRequestData"),
-     (b"[{oops", "InvalidRequest"), (b"", "InvalidRequest")],
+    [
+        ([], "BadRequestData"),
+        ({"id": "x"}, "BadRequestData"),
+        ([meter(1), None], "BadRequestData"),
+        (b"[{oops", "InvalidRequest"),
+        (b"", "InvalidRequest"),
+    ],
 )
 def test_malformed_batches_are_refused_whole(ngsi: Ngsi, body: Any, kind: str) -> None:
     content = body if isinstance(body, bytes) else None
     json = None if isinstance(body, bytes) else body
-    response = ngsi.post("/entityOperations/create", json=json, content=content,
-                         headers={"Content-Type": "application/json"})
+    response = ngsi.post(
+        "/entityOperations/create",
+        json=json,
+        content=content,
+        headers={"Content-Type": "application/json"},
+    )
     assert response.status_code == 400
     assert response.json()["type"].endswith(kind)
     assert keyvalues(ngsi, ids(1)[0]) == 404
@@ -104,8 +113,7 @@ def test_upsert_applies_repeated_ids_in_order(ngsi: Ngsi) -> None:
     response = ngsi.post("/entityOperations/upsert", json=[first, second])
     assert response.status_code == 201
     assert response.json() == ids(1)
-    assert keyvalues(ngsi, ids(1)[0]) == {"id": ids(1)[0], "type": "WaterMeter",
-                                          "consumption": 99}
+    assert keyvalues(ngsi, ids(1)[0]) == {"id": ids(1)[0], "type": "WaterMeter", "consumption": 99}
 
 
 def test_update_appends_and_reports_missing_entities(ngsi: Ngsi) -> None:
@@ -126,8 +134,9 @@ def test_update_no_overwrite_keeps_values_and_adds_new_attributes(ngsi: Ngsi) ->
     assert errors_of(response) == {ids(1)[0]: "BadRequestData"}
     body = keyvalues(ngsi, ids(1)[0])
     assert (body["consumption"], body["valve"]) == (11.0, "open")
-    only_new = ngsi.post("/entityOperations/update?options=noOverwrite",
-                         json=[{"id": ids(1)[0], "mode": "eco"}])
+    only_new = ngsi.post(
+        "/entityOperations/update?options=noOverwrite", json=[{"id": ids(1)[0], "mode": "eco"}]
+    )
     assert only_new.status_code == 204
 
 
@@ -145,8 +154,10 @@ def test_delete_reports_each_id(ngsi: Ngsi) -> None:
     assert ngsi.post("/entityOperations/delete", json=ids(2)).status_code == 204
     response = ngsi.post("/entityOperations/delete", json=[*ids(1, 1), "urn:ngsi-ld:Nope:1"])
     assert response.json()["success"] == ids(1)
-    assert errors_of(response) == {ids(1)[0]: "ResourceNotFound",
-                                   "urn:ngsi-ld:Nope:1": "ResourceNotFound"}
+    assert errors_of(response) == {
+        ids(1)[0]: "ResourceNotFound",
+        "urn:ngsi-ld:Nope:1": "ResourceNotFound",
+    }
     assert keyvalues(ngsi, ids(1)[0]) == 404
     refused = ngsi.post("/entityOperations/delete", json=[{"id": ids(1)[0]}])
     assert refused.status_code == 400
@@ -178,8 +189,7 @@ def test_context_in_a_json_body_or_with_a_link_is_refused(ngsi: Ngsi) -> None:
     response = ngsi.post("/entityOperations/create", json=[with_context])
     assert errors_of(response) == {"urn:ngsi-ld:Meter:1": "BadRequestData"}
     link = '<https://example.org/ctx.jsonld>; rel="http://www.w3.org/ns/json-ld#context"'
-    both = ngsi.post("/entityOperations/create", json=[with_context],
-                     headers={**LD, "Link": link})
+    both = ngsi.post("/entityOperations/create", json=[with_context], headers={**LD, "Link": link})
     assert both.status_code == 400
     assert both.json()["type"].endswith("BadRequestData")
 
@@ -190,8 +200,12 @@ def test_unknown_parameters_and_options_are_refused(ngsi: Ngsi) -> None:
     assert response.json()["type"].endswith("InvalidRequest")
     both = ngsi.post("/entityOperations/upsert?options=replace,update", json=[meter(1)])
     assert both.status_code == 400
-    assert ngsi.post("/entityOperations/create", json=[meter(1)],
-                     headers={"Content-Type": "text/plain"}).status_code == 415
+    assert (
+        ngsi.post(
+            "/entityOperations/create", json=[meter(1)], headers={"Content-Type": "text/plain"}
+        ).status_code
+        == 415
+    )
 
 
 def test_a_failing_entity_is_rolled_back_alone(ngsi: Ngsi, client: TestClient) -> None:
@@ -227,8 +241,7 @@ def test_other_city_neither_sees_nor_touches_the_batch(ngsi: Ngsi, other_ngsi: N
 
 def test_fold_is_a_pure_function() -> None:
     stamp = "2024-01-01T00:00:00.000Z"
-    entity = {"id": "urn:x:1", "type": ["T"], "createdAt": stamp, "modifiedAt": stamp,
-              "attrs": {}}
+    entity = {"id": "urn:x:1", "type": ["T"], "createdAt": stamp, "modifiedAt": stamp, "attrs": {}}
     items = [batch.Item("urn:x:1", entity), batch.Item("urn:x:1", entity)]
     result = batch.fold("create", items, {}, stamp)
     assert result.created == ["urn:x:1"]

@@ -61,8 +61,11 @@ def test_hosted_context_resolves_without_the_network(ngsi: Ngsi, no_network: lis
     entity = {"id": "urn:ngsi-ld:Meter:1", "type": "Meter", "kwh": 7}
     assert ngsi.post("/entities", json=entity, headers=link(url)).status_code == 201
     mine = ngsi.get("/entities/urn:ngsi-ld:Meter:1", headers=link(url)).json()
-    assert mine == {"id": "urn:ngsi-ld:Meter:1", "type": "Meter",
-                    "kwh": {"type": "Property", "value": 7}}
+    assert mine == {
+        "id": "urn:ngsi-ld:Meter:1",
+        "type": "Meter",
+        "kwh": {"type": "Property", "value": 7},
+    }
     plain = ngsi.get("/entities/urn:ngsi-ld:Meter:1").json()
     assert plain["type"] == "https://example.org/Meter"
     assert no_network == []
@@ -99,14 +102,19 @@ def test_uses_are_counted(ngsi: Ngsi) -> None:
 
 @pytest.mark.parametrize(
     ("body", "kind"),
-    [(b"{oops", "InvalidRequest"), (b'{"context": {}}', "InvalidRequest"),
-     (b'{"@context": 5}', "BadRequestData"), (b'{"@context": ["https://a.example/c", 1]}',
-                                              "BadRequestData"),
-     (b'{"@context": {"x": {"@id": 7}}}', "BadRequestData"), (b"", "InvalidRequest")],
+    [
+        (b"{oops", "InvalidRequest"),
+        (b'{"context": {}}', "InvalidRequest"),
+        (b'{"@context": 5}', "BadRequestData"),
+        (b'{"@context": ["https://a.example/c", 1]}', "BadRequestData"),
+        (b'{"@context": {"x": {"@id": 7}}}', "BadRequestData"),
+        (b"", "InvalidRequest"),
+    ],
 )
 def test_invalid_contexts_are_refused(ngsi: Ngsi, body: bytes, kind: str) -> None:
-    response = ngsi.post("/jsonldContexts", content=body,
-                         headers={"Content-Type": "application/json"})
+    response = ngsi.post(
+        "/jsonldContexts", content=body, headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 400
     assert response.json()["type"].endswith(kind)
     assert "location" not in response.headers
@@ -150,7 +158,9 @@ def test_remote_contexts_are_cached_and_reloaded(
     assert (details["URL"], details["kind"]) == (REMOTE, "Cached")
     assert ngsi.get(f"/jsonldContexts/{details['localId']}").json() == REMOTE_DOC
     assert ngsi.get("/jsonldContexts?kind=Cached").json() == [
-        "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld", REMOTE]
+        "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld",
+        REMOTE,
+    ]
     monkeypatch.setattr("qala.hub.ngsild.api_contexts.fetch", lambda url: None)
     failed = ngsi.delete(f"{path}?reload=true")
     assert failed.status_code == 503
@@ -179,8 +189,10 @@ def test_writing_takes_an_operator_of_some_city(
 def test_contexts_are_shared_by_every_city(ngsi: Ngsi, other_ngsi: Ngsi) -> None:
     """Unlike entities, @contexts are deployment-wide: a vocabulary, not city data."""
     url = "http://testserver" + host(ngsi)
-    other_ngsi.post("/entities", json={"id": "urn:ngsi-ld:Meter:9", "type": "Meter"},
-                    headers=link(url))
+    other_ngsi.post(
+        "/entities", json={"id": "urn:ngsi-ld:Meter:9", "type": "Meter"}, headers=link(url)
+    )
     assert ngsi.get("/entities/urn:ngsi-ld:Meter:9").status_code == 404
     assert other_ngsi.get("/entities/urn:ngsi-ld:Meter:9", headers=link(url)).json()["type"] == (
-        "Meter")
+        "Meter"
+    )

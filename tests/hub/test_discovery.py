@@ -16,12 +16,19 @@ CTX = {"Meter": "https://example.org/energy#Meter", "kwh": "https://example.org/
 def seed(ngsi: Ngsi) -> None:
     ngsi.create(meter(1))
     ngsi.create(meter(2, valve={"type": "Relationship", "object": "urn:ngsi-ld:Valve:1"}))
-    ngsi.create({"id": "urn:ngsi-ld:Building:1", "type": ["Building", "Asset"],
-                 "name": {"type": "LanguageProperty", "languageMap": {"ru": "Дом"}},
-                 "consumption": 3})
-    response = ngsi.post("/entities", headers=LD,
-                         json={"id": "urn:ngsi-ld:Meter:1", "type": "Meter", "kwh": 5,
-                               "@context": CTX})
+    ngsi.create(
+        {
+            "id": "urn:ngsi-ld:Building:1",
+            "type": ["Building", "Asset"],
+            "name": {"type": "LanguageProperty", "languageMap": {"ru": "Дом"}},
+            "consumption": 3,
+        }
+    )
+    response = ngsi.post(
+        "/entities",
+        headers=LD,
+        json={"id": "urn:ngsi-ld:Meter:1", "type": "Meter", "kwh": 5, "@context": CTX},
+    )
     assert response.status_code == 201
 
 
@@ -30,7 +37,12 @@ def test_type_list_is_compacted_with_the_callers_context(ngsi: Ngsi) -> None:
     body = ngsi.get("/types").json()
     assert body["id"].startswith("urn:ngsi-ld:EntityTypeList:")
     assert body["type"] == "EntityTypeList"
-    assert body["typeList"] == ["Asset", "Building", "WaterMeter", "https://example.org/energy#Meter"]
+    assert body["typeList"] == [
+        "Asset",
+        "Building",
+        "WaterMeter",
+        "https://example.org/energy#Meter",
+    ]
     ld = ngsi.get("/types", headers={"Accept": "application/ld+json"})
     assert ld.headers["content-type"].startswith("application/ld+json")
     assert "@context" in ld.json()
@@ -52,9 +64,12 @@ def test_one_type_counts_entities_and_details_attributes(ngsi: Ngsi) -> None:
     body = ngsi.get("/types/WaterMeter").json()
     assert (body["type"], body["entityCount"]) == ("EntityTypeInfo", 2)
     details = {a["attributeName"]: a for a in body["attributeDetails"]}
-    assert details["valve"] == {"id": "https://uri.etsi.org/ngsi-ld/default-context/valve",
-                                "type": "Attribute", "attributeName": "valve",
-                                "attributeTypes": ["Relationship"]}
+    assert details["valve"] == {
+        "id": "https://uri.etsi.org/ngsi-ld/default-context/valve",
+        "type": "Attribute",
+        "attributeName": "valve",
+        "attributeTypes": ["Relationship"],
+    }
     assert details["location"]["attributeTypes"] == ["GeoProperty"]
 
 
@@ -81,9 +96,14 @@ def test_attributes_list_details_and_one(ngsi: Ngsi) -> None:
     assert details["consumption"]["typeNames"] == ["Asset", "Building", "WaterMeter"]
     assert set(details["consumption"]) == {"id", "type", "attributeName", "typeNames"}
     one = ngsi.get("/attributes/consumption").json()
-    assert one == {"id": "https://uri.etsi.org/ngsi-ld/default-context/consumption",
-                   "type": "Attribute", "attributeName": "consumption", "attributeCount": 3,
-                   "attributeTypes": ["Property"], "typeNames": ["Asset", "Building", "WaterMeter"]}
+    assert one == {
+        "id": "https://uri.etsi.org/ngsi-ld/default-context/consumption",
+        "type": "Attribute",
+        "attributeName": "consumption",
+        "attributeCount": 3,
+        "attributeTypes": ["Property"],
+        "typeNames": ["Asset", "Building", "WaterMeter"],
+    }
 
 
 def test_unknown_names_and_parameters(ngsi: Ngsi) -> None:
@@ -112,8 +132,11 @@ def test_other_city_discovers_nothing_of_ours(ngsi: Ngsi, other_ngsi: Ngsi) -> N
 
 def test_catalog_folds_plain_entities() -> None:
     entities: list[dict[str, Any]] = [
-        {"id": "urn:a", "type": ["urn:T"], "attrs": {"urn:p": [{"type": "Property"},
-                                                               {"type": "Property"}]}},
+        {
+            "id": "urn:a",
+            "type": ["urn:T"],
+            "attrs": {"urn:p": [{"type": "Property"}, {"type": "Property"}]},
+        },
         {"id": "urn:b", "type": ["urn:T", "urn:U"], "attrs": {"urn:p": [{"type": "GeoProperty"}]}},
     ]
     found = discovery.catalog(entities)
@@ -122,4 +145,6 @@ def test_catalog_folds_plain_entities() -> None:
     assert found.attributes["urn:p"].kinds == {"Property", "GeoProperty"}
     terms = ContextCache().term_map(None)
     assert discovery.attribute_info("urn:p", found.attributes["urn:p"], terms)["typeNames"] == [
-        "urn:T", "urn:U"]
+        "urn:T",
+        "urn:U",
+    ]

@@ -6,6 +6,11 @@ committed; an apikey writes only into its own city."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +31,7 @@ from tests.conftest import make_city
 from tests.hub.iot_support import (
     SHARED_BROKER,
     committed_database_url,
+    drop_database,
     open_database,
     port_open,
     require_service,
@@ -44,9 +50,11 @@ def committed(
     """A database of this module whose commits are real: the consumer writes from its thread."""
     require_service("Mosquitto at 127.0.0.1:1883", port_open(*SHARED_BROKER))
     kind = request.config.getoption("--db")
-    database = open_database(committed_database_url(kind, tmp_path_factory.mktemp("iot"), "iot"))
+    url = committed_database_url(kind, tmp_path_factory.mktemp("iot"), "iot")
+    database = open_database(url)
     yield database
     database.engine.dispose()
+    drop_database(url)
 
 
 @pytest.fixture
@@ -186,11 +194,11 @@ def test_nothing_is_acknowledged_before_it_is_committed(
     with running_consumer(unreachable, BROKER, client_id=client_id) as (consumer, ledger):
         client = publisher()
         publish_all(client, messages)
-        deadline_hit = consumer.metrics.commit_failures
-        for _ in range(200):
-            if deadline_hit._value.get() > 0:
+        registry = consumer.metrics.registry
+        for _ in range(200):  # until the consumer is retrying its commit
+            if registry.get_sample_value("qala_iot_commit_failures_total"):
                 break
-            __import__("time").sleep(0.05)
+            time.sleep(0.05)
         client.loop_stop()
     assert ledger.messages == 0
     with pytest.raises(ResourceNotFound):
@@ -212,7 +220,7 @@ def test_bounded_queue_holds_back_a_slow_writer(
         infos = [client.publish(topic, payload, qos=1) for topic, payload in messages]
         while ledger.messages < len(messages):
             peak = max(peak, consumer.queue.qsize())
-            __import__("time").sleep(0.001)
+            time.sleep(0.001)
         for info in infos:
             info.wait_for_publish(10)
         client.loop_stop()
@@ -234,3 +242,52 @@ def test_apikey_writes_only_into_its_own_city(committed: Database, tenant: dict[
     with pytest.raises(ResourceNotFound):
         entity(committed, other_id, "urn:ngsi-ld:WeatherObserved:shared-id")
     assert history_count(committed, other_id) == 0
+
+
+def test_qala_hub_ingest_runs_as_its_own_process_and_stops_on_sigterm(
+    committed: Database, tenant: dict[str, Any]
+) -> None:
+    url = committed.engine.url.render_as_string(hide_password=False)
+    environment = {**os.environ, "QALA_DATABASE_URL": url, "QALA_MQTT_URL": BROKER}
+    client_id = f"qala-cli-{uuid.uuid4().hex[:8]}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qala", "hub", "ingest", "--client-id", client_id],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:
+            if "connected to" in line:
+                break
+        time.sleep(0.5)  # the subscription is acknowledged
+        client = publisher()
+        publish_all(client, [(f"/{tenant['apikey']}/cli-1/attrs", b'{"t": 30}')])
+        client.loop_stop()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                stored = entity(committed, tenant["city_id"], "urn:ngsi-ld:WeatherObserved:cli-1")
+                break
+            except ResourceNotFound:
+                time.sleep(0.1)
+        assert stored["attrs"][VOCAB + "temperature"][0]["value"] == 30
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+
+
+def test_qala_hub_ingest_needs_a_broker_url(committed: Database) -> None:
+    environment = {**os.environ, "QALA_MQTT_URL": ""}
+    result = subprocess.run(
+        [sys.executable, "-m", "qala", "hub", "ingest"],
+        env=environment,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "QALA_MQTT_URL" in result.stderr

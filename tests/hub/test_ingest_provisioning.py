@@ -145,6 +145,12 @@ def test_bad_device_names_the_field(
     assert iot.get("/devices").json()["count"] == 0
 
 
+def test_about_answers_without_credentials(client: TestClient) -> None:
+    about = client.get("/iot/about")
+    assert about.status_code == 200
+    assert about.json()["protocol"] == "IoTA-JSON"
+
+
 def test_provisioning_needs_an_operator(
     client: TestClient, as_role: Callable[..., dict[str, str]], city: City
 ) -> None:

@@ -28,6 +28,7 @@ from tests.hub.iot_support import (
     PrivateBroker,
     SustainedPublisher,
     committed_database_url,
+    drop_database,
     mosquitto_available,
     open_database,
     require_service,
@@ -50,6 +51,7 @@ def committed(
     database = open_database(url)
     yield database
     database.engine.dispose()
+    drop_database(url)
 
 
 @pytest.fixture

@@ -118,6 +118,42 @@ def test_measurements_of_a_known_entity_get_a_temporal_record(db: Session, city:
     assert found is not None and found.types == ["https://example.org/WaterMeter"]
 
 
+def test_a_batch_of_changes_is_recorded_in_one_go(db: Session, city: City) -> None:
+    from qala.hub.service import Change
+    from qala.hub.temporal.history import record_changes
+
+    def entity(value: float, at: str) -> dict[str, object]:
+        instance = {
+            "type": "Property",
+            "value": value,
+            "observedAt": at,
+            "createdAt": at,
+            "modifiedAt": at,
+        }
+        return {
+            "id": METER,
+            "type": ["https://example.org/WaterMeter"],
+            "createdAt": at,
+            "modifiedAt": at,
+            "attrs": {FLOW: [instance]},
+        }
+
+    first = entity(1.0, "2024-03-05T12:00:00.000Z")
+    second = entity(2.0, "2024-03-05T12:10:00.000Z")
+    record_changes(
+        db,
+        [
+            Change(city.id, METER, None, first, (FLOW,)),
+            Change(city.id, METER, first, second, (FLOW,)),
+        ],
+    )
+    assert [v for _t, v in store.read_series(db, city.id, METER, FLOW)] == [1, 2]
+    found = store.get_entity(db, city.id, METER)
+    assert found is not None and found.types == ["https://example.org/WaterMeter"]
+    record_changes(db, [Change(city.id, METER, second, None, (FLOW,))])  # deleted
+    assert hourly(db, city).count == 2  # a deletion marker is not an observation
+
+
 def _postgres(db: Session) -> None:
     if db.get_bind().dialect.name != "postgresql":
         pytest.skip("partitions exist on PostgreSQL only")

@@ -39,20 +39,32 @@ def ingest(
     import logging
     import signal
 
-    from qala.hub.ingest.mqtt import ConsumerSettings, IngestConsumer, ingest_database
+    from qala.hub.ingest.mqtt import (
+        ConsumerSettings,
+        IngestConsumer,
+        ingest_database,
+        tune_gc,
+    )
     from qala.hub.runtime import default_hub
     from qala.settings import Settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings = Settings()
     if not settings.mqtt_url:
-        typer.echo("Set QALA_MQTT_URL (e.g. mqtt://127.0.0.1:1883) to consume from a broker.",
-                   err=True)
+        typer.echo(
+            "Set QALA_MQTT_URL (e.g. mqtt://127.0.0.1:1883) to consume from a broker.", err=True
+        )
         raise typer.Exit(2)
     consumer = IngestConsumer(
         ingest_database(settings.effective_database_url),
-        ConsumerSettings(url=settings.mqtt_url, client_id=client_id, shared_group=shared_group,
-                         batch_size=batch_size, batch_wait=batch_wait, queue_size=queue_size),
+        ConsumerSettings(
+            url=settings.mqtt_url,
+            client_id=client_id,
+            shared_group=shared_group,
+            batch_size=batch_size,
+            batch_wait=batch_wait,
+            queue_size=queue_size,
+        ),
         hub=default_hub(),
     )
     if metrics_port:
@@ -62,6 +74,7 @@ def ingest(
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_args: consumer.stop())
     typer.echo(f"Consuming measurements from {settings.mqtt_url}; SIGTERM stops.")
+    tune_gc()
     consumer.run()
 
 

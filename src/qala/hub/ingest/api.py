@@ -4,7 +4,10 @@ authenticated by the group's apikey alone, as FIWARE's IoT Agent JSON does."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
+from contextlib import AbstractContextManager
 from typing import Annotated, Any
 
 import orjson
@@ -15,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from qala.core import cities
 from qala.core.cities import CityContext
+from qala.core.db import Database
 from qala.core.deps import CurrentPrincipal, DbSession, get_runtime
 from qala.core.errors import Forbidden, Unauthorized
 from qala.core.i18n import _
@@ -23,6 +27,7 @@ from qala.hub.ingest.errors import (
     DeviceNotFound,
     GroupNotFound,
     MissingParameters,
+    StoreBusy,
     UnsupportedContentType,
     WrongSyntax,
 )
@@ -35,7 +40,7 @@ from qala.hub.runtime import hub_of
 router = APIRouter(tags=["IoT Agent"])
 SERVICE_HEADER = "fiware-service"
 PATH_HEADER = "fiware-servicepath"
-WRITE_ATTEMPTS = 3
+WRITE_ATTEMPTS = 6
 
 
 def registry_of(request: Request) -> DeviceRegistry:
@@ -156,6 +161,18 @@ def render_device(row: HubIotDevice, city: CityContext) -> dict[str, Any]:
     }
 
 
+@router.get("/about")
+def get_about() -> dict[str, Any]:
+    """What this IoT Agent is (FIWARE tools use it as a health check)."""
+    return {
+        "libVersion": "qala",
+        "version": "0.1.0",
+        "baseRoot": "/iot",
+        "protocol": "IoTA-JSON",
+        "transports": ["HTTP", "MQTT"],
+    }
+
+
 @router.post("/services", status_code=201)
 def post_services(
     request: Request, body: JsonBody, db: DbSession, city: IotCity, path: ServicePath
@@ -263,7 +280,7 @@ def delete_device(
 
 @router.post("/json")
 def post_measures(
-    request: Request, body: RawBody, db: DbSession, k: str = "", i: str = "", t: str = ""
+    request: Request, body: RawBody, k: str = "", i: str = "", t: str = ""
 ) -> Response:
     """Measurements of device ``i`` of the group with apikey ``k`` (a JSON object, or an
     array of them); ``t`` is their time when they carry no ``TimeInstant``."""
@@ -272,7 +289,7 @@ def post_measures(
         raise UnsupportedContentType(
             f"send measurements as application/json, not {media}", field="content-type"
         )
-    return _measure(request, db, Message(k, i, body, timestamp=t or None))
+    return _measure(request, Message(k, i, body, timestamp=t or None))
 
 
 @router.post("/json/attrs/{attribute}")
@@ -280,7 +297,6 @@ def post_attribute(
     attribute: str,
     request: Request,
     body: RawBody,
-    db: DbSession,
     k: str = "",
     i: str = "",
     t: str = "",
@@ -288,29 +304,45 @@ def post_attribute(
     """One attribute's value (any content type; binary is stored as hex)."""
     media = (request.headers.get("content-type") or "").split(";")[0].strip()
     payload = body.hex().encode() if media == "application/octet-stream" else body
-    return _measure(request, db, Message(k, i, payload, attribute=attribute, timestamp=t or None))
+    return _measure(request, Message(k, i, payload, attribute=attribute, timestamp=t or None))
 
 
-def _measure(request: Request, db: Session, message: Message) -> Response:
+def _measure(request: Request, message: Message) -> Response:
+    """Map and write one message in a transaction of its own, retried (after a rollback)
+    when a concurrent writer holds the database or created the same entity first."""
     started = time.perf_counter()
     for name, value in (("k", message.apikey), ("i", message.device_id)):
         if not value:
             raise MissingParameters(f"the {name} parameter is missing", field=name)
-    registry = registry_of(request)
+    registry, hub = registry_of(request), hub_of(request)
+    database = get_runtime(request).database
     for attempt in range(WRITE_ATTEMPTS):
         try:
-            with db.begin_nested():
+            with _writer_turn(request, database), database.session() as db:
                 (outcome,) = prepare(db, registry, [message])
                 if isinstance(outcome, Refusal):
                     raise _problem(outcome)
                 _check_service(request, db, outcome[0].profile.city_id if outcome else None)
-                write_readings(hub_of(request), db, outcome)
+                write_readings(hub, db, outcome)
+                db.commit()
             break
-        except DBAPIError:  # a concurrent writer created the same entity or device: retry
+        except DBAPIError as error:
             if attempt == WRITE_ATTEMPTS - 1:
-                raise
+                raise StoreBusy("the hub is busy; send the measurement again") from error
+            time.sleep(0.05 * 2**attempt)
     elapsed = f"{(time.perf_counter() - started) * 1000:.0f}"
     return JSONResponse({}, headers={"X-Processing-Time": elapsed})
+
+
+def _writer_turn(request: Request, database: Database) -> AbstractContextManager[Any]:
+    """SQLite takes one writer at a time: this process's measurement writers queue on a lock
+    instead of failing on "database is locked" (other processes are retried)."""
+    if database.engine.dialect.name != "sqlite":
+        return contextlib.nullcontext()
+    lock: threading.Lock | None = getattr(request.app.state, "iot_write_lock", None)
+    if lock is None:
+        lock = request.app.state.iot_write_lock = threading.Lock()
+    return lock
 
 
 def _check_service(request: Request, db: Session, city_id: int | None) -> None:

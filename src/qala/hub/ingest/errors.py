@@ -80,3 +80,12 @@ class UnsupportedContentType(IotProblem):
     slug = "iot-unsupported-content-type"
     title = _("Unsupported content type")
     code = "UNSUPPORTED_CONTENT_TYPE"
+
+
+class StoreBusy(IotProblem):
+    """The database stayed busy (locked) through every retry; the device should resend."""
+
+    status = 503
+    slug = "iot-store-busy"
+    title = _("The data hub is busy; try again")
+    code = "STORE_BUSY"

@@ -36,6 +36,8 @@ class Rejection:
 
 @dataclass
 class _Group:
+    """A cached group: its document, the revision it was read at, its devices' profiles."""
+
     pk: int
     city_id: int
     revision: int  # the group's revision when cached

@@ -136,21 +136,28 @@ def _apply(city_id: int, target: _Target, readings: list[Reading], stamp: str) -
 def _split(
     stored: dict[str, list[Instance]], attrs: dict[str, Instance], stamp: str
 ) -> tuple[dict[str, list[Instance]], dict[str, list[Instance]]]:
-    """New instance lists of the attributes a reading moves forward, and of late ones."""
+    """New instance lists of the attributes a reading moves forward, and of late ones.
+    The reading's instances are its own: they are stamped in place."""
     fresh: dict[str, list[Instance]] = {}
     late: dict[str, list[Instance]] = {}
     for iri, instance in attrs.items():
         old_list = stored.get(iri)
-        old = _default_instance(old_list)
+        if old_list is not None and len(old_list) == 1 and "datasetId" not in old_list[0]:
+            old: Instance | None = old_list[0]
+        else:
+            old = _default_instance(old_list)
+        instance["modifiedAt"] = stamp
         if old is None:
-            fresh[iri] = [*(old_list or ()), _stamped(instance, stamp, stamp)]
+            instance["createdAt"] = stamp
+            fresh[iri] = [*(old_list or ()), instance]
             continue
         old_time, new_time = old.get("observedAt") or "", instance["observedAt"]
         if new_time < old_time:
-            late[iri] = _replaced(old_list, old, _stamped(instance, stamp, stamp))
+            instance["createdAt"] = stamp
+            late[iri] = _replaced(old_list, old, instance)
         elif new_time > old_time or not _same(old, instance):
-            created = old.get("createdAt", stamp)
-            fresh[iri] = _replaced(old_list, old, _stamped(instance, created, stamp))
+            instance["createdAt"] = old.get("createdAt", stamp)
+            fresh[iri] = _replaced(old_list, old, instance)
     return fresh, late
 
 

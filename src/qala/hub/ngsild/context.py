@@ -20,7 +20,10 @@ CORE_CONTEXT_URL = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.js
 CORE_CONTEXT_URLS = frozenset(
     {
         "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld",
-        *(f"https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.{n}.jsonld" for n in range(3, 10)),
+        *(
+            f"https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.{n}.jsonld"
+            for n in range(3, 10)
+        ),
     }
 )
 DEFAULT_VOCAB = "https://uri.etsi.org/ngsi-ld/default-context/"
@@ -110,7 +113,7 @@ class ContextCache:
     def term_map(self, context: str | dict[str, Any] | Sequence[Any] | None) -> TermMap:
         """The term map of ``context`` (None: the core context alone)."""
         items = _as_list(context)
-        items = [item for item in items if not (isinstance(item, str) and item in CORE_CONTEXT_URLS)]
+        items = [i for i in items if not (isinstance(i, str) and i in CORE_CONTEXT_URLS)]
         key = json.dumps(items, sort_keys=True)
         cached = self._maps.get(key)
         if cached is not None:

@@ -6,13 +6,46 @@ from __future__ import annotations
 
 DISTRIBUTED = frozenset({"local", "via"})
 RENDERING = frozenset(
-    {"attrs", "pick", "omit", "options", "format", "lang", "geometryProperty", "datasetId",
-     "join", "joinLevel", "containedBy", "entityMap", "collect", "jsonKeys", "expandValues"}
+    {
+        "attrs",
+        "pick",
+        "omit",
+        "options",
+        "format",
+        "lang",
+        "geometryProperty",
+        "datasetId",
+        "join",
+        "joinLevel",
+        "containedBy",
+        "entityMap",
+        "collect",
+        "jsonKeys",
+        "expandValues",
+    }
 )
 #: GET /entities (and the body of POST /entityOperations/query).
-QUERY = DISTRIBUTED | RENDERING | frozenset(
-    {"id", "type", "idPattern", "q", "csf", "georel", "geometry", "coordinates", "geoproperty",
-     "scopeQ", "limit", "offset", "count", "doNotCompact"}
+QUERY = (
+    DISTRIBUTED
+    | RENDERING
+    | frozenset(
+        {
+            "id",
+            "type",
+            "idPattern",
+            "q",
+            "csf",
+            "georel",
+            "geometry",
+            "coordinates",
+            "geoproperty",
+            "scopeQ",
+            "limit",
+            "offset",
+            "count",
+            "doNotCompact",
+        }
+    )
 )
 RETRIEVE = DISTRIBUTED | RENDERING | frozenset({"type"})
 CREATE = DISTRIBUTED

@@ -101,15 +101,17 @@ def _pick_language(language_map: Mapping[str, Any], lang: str) -> Any:
 
 def _language_of(language_map: Mapping[str, Any], lang: str) -> tuple[str, Any]:
     """The language chosen from a languageMap for ``lang`` (a tag list, ``*`` for any) and
-    its text: the first wanted tag present, else ``@none``, else the first entry (§4.15)."""
+    its text: the first wanted tag present, else ``@none``, else the first tag in sorted
+    order (§4.15)."""
+    first = min(language_map, default="@none")  # key order differs between databases
     for wanted in [part.split(";")[0].strip() for part in lang.split(",")]:
         if wanted == "*" and language_map:
-            return next(iter(language_map.items()))
+            return first, language_map[first]
         if wanted in language_map:
             return wanted, language_map[wanted]
     if "@none" in language_map:
         return "@none", language_map["@none"]
-    return next(iter(language_map.items()), ("@none", None))
+    return first, language_map.get(first)
 
 
 def render_instance(instance: Mapping[str, Any], view: View) -> Any:

@@ -28,6 +28,7 @@ from qala.hub.temporal.representation import select_members
 
 router = APIRouter(tags=["NGSI-LD temporal"])
 VALUE_MEMBERS = ("value", "object", "languageMap", "valueList", "objectList")
+SELECTIVE = ("type", "attrs", "q", "georel", "geometry", "coordinates", "scopeQ")
 
 
 def _object(body: Any) -> dict[str, Any]:
@@ -69,7 +70,7 @@ def _temporal_request(
     )
 
 
-def _render(request: Request, bodies: list[dict[str, Any]], params: Any) -> list[dict[str, Any]]:
+def _picked(bodies: list[dict[str, Any]], params: Any) -> list[dict[str, Any]]:
     pick, omit = _names(params, "pick"), _names(params, "omit")
     return [select_members(body, pick, omit) for body in bodies]
 
@@ -98,10 +99,12 @@ def _query(
     request: Request, db: DbSession, city_id: int, terms: TermMap, params: Any, temporal: Any
 ) -> Response:
     media = accepted(request, geo=False)
+    if not any(params.get(key) for key in SELECTIVE):  # §5.7.4: ids alone are not enough
+        raise BadRequestData("a temporal query needs type, attrs, q or a geo-query", field="type")
     spec = entity_query(request, terms, params)
     wanted = _temporal_request(request, terms, params, temporal)
     found, total = service.query_entities(db, city_id, spec, wanted)
-    bodies = _render(request, service.render_entities(db, city_id, found, wanted), params)
+    bodies = _picked(service.render_entities(db, city_id, found, wanted), params)
     count = str(params.get("count", "false")).lower() == "true"
     headers = {"NGSILD-Results-Count": str(total)} if count else {}
     return respond(request, bodies, terms, media=media, headers=headers)
@@ -167,7 +170,8 @@ def get_temporal_entity(
     media = accepted(request, geo=False)
     wanted = _temporal_request(request, terms, params, params)
     found = service.require_entity(db, city.id, _entity_id(entity_id))
-    (body,) = _render(request, service.render_entities(db, city.id, [found], wanted), params)
+    service.require_attributes(db, city.id, found, wanted.attrs)
+    (body,) = _picked(service.render_entities(db, city.id, [found], wanted), params)
     return respond(request, body, terms, media=media)
 
 

@@ -5,6 +5,8 @@ from the raw rows otherwise."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -67,7 +69,7 @@ class StoredInstance:
     @property
     def instance_id(self) -> str:
         """A stable instance id derived from the row's key (its time in microseconds)."""
-        return instance_id_of(self.observed_at, self.dataset_id)
+        return instance_id_of(self.key, self.observed_at)
 
     def time(self, timeproperty: str) -> dt.datetime:
         """The instance's time on the given temporal property."""
@@ -108,36 +110,28 @@ class StoredInstance:
         return self.kind & KIND_TIME_MASK == KIND_OBSERVED
 
 
-def instance_id_of(moment: dt.datetime, dataset_id: str) -> str:
-    """``urn:ngsi-ld:Instance:<microseconds since 1970>[:<datasetId hash>]``."""
-    micros = (moment - EPOCH) // MICROSECOND
-    suffix = f":{_dataset_hash(dataset_id)}" if dataset_id else ""
-    return f"{INSTANCE_PREFIX}{micros}{suffix}"
+def instance_id_of(key: SeriesKey, moment: dt.datetime) -> str:
+    """``urn:ngsi-ld:Instance:<series digest>:<microseconds since 1970>``: unique, and it
+    leads straight back to the row (the time is part of the row's key)."""
+    return f"{INSTANCE_PREFIX}{series_digest(key)}:{(moment - EPOCH) // MICROSECOND}"
 
 
-def parse_instance_id(text: str) -> tuple[dt.datetime, str | None] | None:
-    """The time and datasetId hash of an instance id, or None when it is not one of ours."""
+def parse_instance_id(text: str) -> tuple[str, dt.datetime] | None:
+    """The series digest and time an instance id names, or None when it is not one of ours."""
     if not text.startswith(INSTANCE_PREFIX):
         return None
-    micros, _sep, digest = text[len(INSTANCE_PREFIX) :].partition(":")
+    digest, _sep, micros = text[len(INSTANCE_PREFIX) :].partition(":")
     try:
-        moment = EPOCH + dt.timedelta(microseconds=int(micros))
+        return digest, EPOCH + dt.timedelta(microseconds=int(micros))
     except (ValueError, OverflowError):
         return None
-    return moment, digest or None
 
 
-def _dataset_hash(dataset_id: str) -> str:
-    import hashlib
-
-    return hashlib.sha1(dataset_id.encode(), usedforsecurity=False).hexdigest()[:12]
-
-
-def dataset_matches(dataset_id: str, digest: str | None) -> bool:
-    """Whether a datasetId is the one an instance id names."""
-    return (not dataset_id and digest is None) or (
-        bool(dataset_id) and digest == _dataset_hash(dataset_id)
-    )
+@functools.lru_cache(maxsize=4096)
+def series_digest(key: SeriesKey) -> str:
+    """A short digest of (entity, attribute, datasetId)."""
+    text = "\n".join(key).encode()
+    return hashlib.sha1(text, usedforsecurity=False).hexdigest()[:16]
 
 
 def _time_column(timeproperty: str) -> Any:

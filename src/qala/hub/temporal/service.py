@@ -59,6 +59,18 @@ def require_entity(db: Session, city_id: int, entity_id: str) -> store.TemporalE
     return found
 
 
+def require_attributes(
+    db: Session, city_id: int, entity: store.TemporalEntity, attrs: Collection[str] | None
+) -> None:
+    """ResourceNotFound when ``attrs`` are asked for and the entity never had any of them."""
+    if attrs and not reading.entities_having(
+        db, city_id, [entity.entity_id], attrs, reading.Window()
+    ):
+        raise ResourceNotFound(
+            f"entity {entity.entity_id} has no history of the attributes asked for", field="attrs"
+        )
+
+
 @dataclass(frozen=True)
 class TemporalRequest:
     """What a client asked for: which instances, which attributes, in which form."""
@@ -155,10 +167,8 @@ def current_states(
         attrs: dict[str, list[dict[str, Any]]] = {}
         for row in latest.get(entity.entity_id, []):
             attrs.setdefault(row.attribute, []).append(row.instance())
-        states[entity.entity_id] = {
-            "id": entity.entity_id,
-            "type": entity.types,
-            "scope": entity.scope,
-            "attrs": attrs,
-        }
+        state: Entity = {"id": entity.entity_id, "type": entity.types, "attrs": attrs}
+        if entity.scope:
+            state["scope"] = entity.scope
+        states[entity.entity_id] = state
     return states

@@ -22,12 +22,18 @@ from qala.hub.temporal.models import (
 from qala.hub.temporal.reading import (
     StoredInstance,
     Window,
-    dataset_matches,
     parse_instance_id,
     read_instances,
     read_rollups,
+    series_digest,
 )
-from qala.hub.temporal.writing import Point, append_points, recompute_buckets, to_row
+from qala.hub.temporal.writing import (
+    Point,
+    append_points,
+    dialect_insert,
+    recompute_buckets,
+    to_row,
+)
 
 __all__ = [
     "Bucket",
@@ -159,7 +165,8 @@ def find_entities(
     query = _heads(db, city_id).order_by(HubTemporalEntity.entity_id)
     if ids:
         query = query.where(HubTemporalEntity.entity_id.in_(list(ids)))
-    if type_candidates is not None:
+    if type_candidates is not None and all(iri.isascii() for iri in type_candidates):
+        # A pre-filter only (JSON text may escape other characters); the caller checks types.
         text_types = cast(HubTemporalEntity.types, Text)
         query = query.where(
             or_(*(text_types.like(f'%"{_like(iri)}"%', escape="\\") for iri in type_candidates))
@@ -178,24 +185,30 @@ def upsert_entity(
     types: Sequence[str],
     scope: Sequence[str] | None = None,
 ) -> bool:
-    """Record a temporal entity, or add types (and scope) to it; True when it is new."""
-    head = db.scalar(_heads(db, city_id).where(HubTemporalEntity.entity_id == entity_id))
-    if head is None:
-        db.add(
-            HubTemporalEntity(
-                city_id=city_id,
-                entity_id=entity_id,
-                types=list(types),
-                scope=list(scope) if scope else None,
-            )
-        )
-        db.flush()
+    """Record a temporal entity, or add types (and scope) to it; True when it is new.
+    Safe against a concurrent writer recording the same entity."""
+    now = dt.datetime.now(dt.UTC)
+    table = HubTemporalEntity.__table__
+    insert = dialect_insert(db, table).values(
+        city_id=city_id,
+        entity_id=entity_id,
+        types=list(types),
+        scope=list(scope) if scope else None,
+        created_at=now,
+        modified_at=now,
+    )
+    inserted = db.execute(
+        insert.on_conflict_do_nothing(index_elements=["city_id", "entity_id"]).returning(table.c.id)
+    ).first()
+    if inserted is not None:
         return True
+    head = db.scalar(_heads(db, city_id).where(HubTemporalEntity.entity_id == entity_id))
+    assert head is not None
     merged = list(dict.fromkeys([*head.types, *types]))
     if merged != head.types or (scope and list(scope) != head.scope):
         head.types = merged
         head.scope = list(scope) if scope else head.scope
-        head.modified_at = dt.datetime.now(dt.UTC)
+        head.modified_at = now
     return False
 
 
@@ -275,7 +288,7 @@ def find_instance(
     parsed = parse_instance_id(instance_id)
     if parsed is None:
         return None
-    moment, digest = parsed
+    digest, moment = parsed
     value = HubTemporalValue
     rows = db.execute(
         select(
@@ -296,7 +309,7 @@ def find_instance(
     )
     for row in rows:
         found = StoredInstance(*row)
-        if dataset_matches(found.dataset_id, digest):
+        if series_digest(found.key) == digest:
             return found
     return None
 

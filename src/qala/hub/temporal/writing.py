@@ -155,7 +155,8 @@ def _copy_to_staging(db: Session, rows: list[Row]) -> None:
                 )
 
 
-def _dialect_insert(db: Session, table: Any) -> Any:
+def dialect_insert(db: Session, table: Any) -> Any:
+    """An INSERT with ON CONFLICT clauses for the session's database."""
     module = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
     return module.insert(table)
 
@@ -163,7 +164,7 @@ def _dialect_insert(db: Session, table: Any) -> Any:
 def _insert_returning(db: Session, rows: list[Row]) -> list[Row]:
     table = HubTemporalValue.__table__
     columns = [table.c[name] for name in (*KEY, "observed_at", "kind", "value")]
-    statement = _dialect_insert(db, table).on_conflict_do_nothing().returning(*columns)
+    statement = dialect_insert(db, table).on_conflict_do_nothing().returning(*columns)
     inserted: list[Row] = []
     for start in range(0, len(rows), CHUNK):
         result = db.execute(statement, rows[start : start + CHUNK])
@@ -237,7 +238,7 @@ def upsert_rollups(db: Session, rows: Sequence[Row]) -> None:
         deltas = rollup_deltas(rows, grain)
         if not deltas:
             continue
-        statement = _dialect_insert(db, table)
+        statement = dialect_insert(db, table)
         new, old = statement.excluded, table.c
         figures = {
             "count": old.count + new.count,
