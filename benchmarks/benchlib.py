@@ -24,8 +24,12 @@ PG_BASE = os.environ.get("QALA_TEST_PG", "postgresql+psycopg://postgres@127.0.0.
 
 def machine() -> dict[str, object]:
     """What the figures were measured on."""
-    return {"cpus": os.cpu_count(), "python": platform.python_version(),
-            "machine": platform.machine(), "date": time.strftime("%Y-%m-%d")}
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "date": time.strftime("%Y-%m-%d"),
+    }
 
 
 def emit(**fields: object) -> None:
@@ -81,7 +85,10 @@ def served(url: str, workers: int = 2, extra_env: dict[str, str] | None = None) 
     env = {**os.environ, "QALA_DATABASE_URL": url, **(extra_env or {})}
     process = subprocess.Popen(
         [sys.executable, "-m", "qala", "serve", "--port", str(port), "--workers", str(workers)],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -101,14 +108,29 @@ def served(url: str, workers: int = 2, extra_env: dict[str, str] | None = None) 
 WRK_LINE = re.compile(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\s*$")
 
 
-def wrk(url: str, *, seconds: int, connections: int, script: str, threads: int = 2) -> dict[str, float]:
+def wrk(
+    url: str, *, seconds: int, connections: int, script: str, threads: int = 2
+) -> dict[str, float]:
     """Run wrk with a Lua script; returns requests/s and latency percentiles in ms."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
     result = subprocess.run(
-        ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency",
-         "-s", handle.name, url],
-        capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            "-t",
+            str(threads),
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds}s",
+            "--latency",
+            "-s",
+            handle.name,
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     figures: dict[str, float] = {}
     for line in result.stdout.splitlines():

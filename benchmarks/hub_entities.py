@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import emit, fresh_database, seed_city, served, wrk  # noqa: E402
+from benchlib import emit, fresh_database, seed_city, served, wrk
 
 DEFAULT_VOCAB = "https://uri.etsi.org/ngsi-ld/default-context/"
 
@@ -39,29 +39,65 @@ def load_entities(url: str, city_id: int, count: int) -> float:
                 data = {
                     "id": f"urn:ngsi-ld:Sensor:{n}",
                     "type": [DEFAULT_VOCAB + "Sensor"],
-                    "createdAt": stamp, "modifiedAt": stamp,
+                    "createdAt": stamp,
+                    "modifiedAt": stamp,
                     "attrs": {
-                        DEFAULT_VOCAB + "temperature": [{"type": "Property",
-                            "value": round(rng.uniform(-30, 40), 1), "unitCode": "CEL",
-                            "createdAt": stamp, "modifiedAt": stamp}],
-                        DEFAULT_VOCAB + "district": [{"type": "Property",
-                            "value": f"d{n % 8}", "createdAt": stamp, "modifiedAt": stamp}],
-                        "https://uri.etsi.org/ngsi-ld/location": [{"type": "GeoProperty",
-                            "value": {"type": "Point", "coordinates": [lon, lat]},
-                            "createdAt": stamp, "modifiedAt": stamp}],
+                        DEFAULT_VOCAB + "temperature": [
+                            {
+                                "type": "Property",
+                                "value": round(rng.uniform(-30, 40), 1),
+                                "unitCode": "CEL",
+                                "createdAt": stamp,
+                                "modifiedAt": stamp,
+                            }
+                        ],
+                        DEFAULT_VOCAB + "district": [
+                            {
+                                "type": "Property",
+                                "value": f"d{n % 8}",
+                                "createdAt": stamp,
+                                "modifiedAt": stamp,
+                            }
+                        ],
+                        "https://uri.etsi.org/ngsi-ld/location": [
+                            {
+                                "type": "GeoProperty",
+                                "value": {"type": "Point", "coordinates": [lon, lat]},
+                                "createdAt": stamp,
+                                "modifiedAt": stamp,
+                            }
+                        ],
                     },
                 }
-                rows.append({"city_id": city_id, "entity_id": data["id"], "data": data,
-                             "min_lon": lon, "max_lon": lon, "min_lat": lat, "max_lat": lat})
+                rows.append(
+                    {
+                        "city_id": city_id,
+                        "entity_id": data["id"],
+                        "data": data,
+                        "min_lon": lon,
+                        "max_lon": lon,
+                        "min_lat": lat,
+                        "max_lat": lat,
+                    }
+                )
             db.execute(insert(HubEntity), rows)
-            pks = db.execute(
-                select(HubEntity.id).where(HubEntity.city_id == city_id,
-                                           HubEntity.entity_id.in_([r["entity_id"] for r in rows]))
-            ).scalars().all()
-            db.execute(insert(HubEntityType), [
-                {"city_id": city_id, "entity_pk": pk, "type": DEFAULT_VOCAB + "Sensor"}
-                for pk in pks
-            ])
+            pks = (
+                db.execute(
+                    select(HubEntity.id).where(
+                        HubEntity.city_id == city_id,
+                        HubEntity.entity_id.in_([r["entity_id"] for r in rows]),
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            db.execute(
+                insert(HubEntityType),
+                [
+                    {"city_id": city_id, "entity_pk": pk, "type": DEFAULT_VOCAB + "Sensor"}
+                    for pk in pks
+                ],
+            )
         db.commit()
     database.engine.dispose()
     return time.perf_counter() - started
@@ -91,8 +127,9 @@ def run(kind: str, count: int, seconds: int) -> None:
     emit(benchmark="hub_entities_load", db=kind, entities=count, seconds=round(load_seconds, 1))
     with served(url) as base:
         wrk(base + "/healthz", seconds=2, connections=8, script="")  # warm up
-        figures = wrk(base, seconds=seconds, connections=32,
-                      script=GET_SCRIPT.format(key=key, last=count - 1))
+        figures = wrk(
+            base, seconds=seconds, connections=32, script=GET_SCRIPT.format(key=key, last=count - 1)
+        )
         emit(benchmark="hub_get_entity", db=kind, entities=count, connections=32, **figures)
         figures = wrk(base, seconds=seconds, connections=8, script=QUERY_SCRIPT.format(key=key))
         emit(benchmark="hub_query_type_q", db=kind, entities=count, connections=8, **figures)

@@ -27,7 +27,9 @@ from qala.settings import Settings
 PASSWORD = "correct-horse-battery"
 SQUARE = {
     "type": "Polygon",
-    "coordinates": [[[71.40, 51.10], [71.50, 51.10], [71.50, 51.20], [71.40, 51.20], [71.40, 51.10]]],
+    "coordinates": [
+        [[71.40, 51.10], [71.50, 51.10], [71.50, 51.20], [71.40, 51.20], [71.40, 51.10]]
+    ],
 }
 
 
@@ -122,15 +124,30 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 def make_city(db: Session, slug: str, name: str) -> City:
     """A small city with one district and one department."""
     city = City(
-        slug=slug, name_ru=name, name_kk=name, name_en=name, population=50_000,
-        centre_lat=51.15, centre_lon=71.45, bounds=[71.40, 51.10, 71.50, 51.20],
+        slug=slug,
+        name_ru=name,
+        name_kk=name,
+        name_en=name,
+        population=50_000,
+        centre_lat=51.15,
+        centre_lon=71.45,
+        bounds=[71.40, 51.10, 71.50, 51.20],
     )
     db.add(city)
     db.flush()
-    db.add(District(city_id=city.id, slug="centre", name_ru="Центр", name_kk="Орталық",
-                    name_en="Centre", geometry=SQUARE))
-    db.add(Department(city_id=city.id, slug="housing", name_ru="ЖКХ", name_kk="ТКШ",
-                      name_en="Housing"))
+    db.add(
+        District(
+            city_id=city.id,
+            slug="centre",
+            name_ru="Центр",
+            name_kk="Орталық",
+            name_en="Centre",
+            geometry=SQUARE,
+        )
+    )
+    db.add(
+        Department(city_id=city.id, slug="housing", name_ru="ЖКХ", name_kk="ТКШ", name_en="Housing")
+    )
     db.commit()
     return city
 
@@ -150,7 +167,9 @@ def make_user(db: Session) -> Callable[..., auth.Principal]:
     """Create a user with a role in a city; returns its principal (username, ids)."""
     counter = iter(range(1, 10_000))
 
-    def factory(role: str | None, city: City | None = None, *, admin: bool = False) -> auth.Principal:
+    def factory(
+        role: str | None, city: City | None = None, *, admin: bool = False
+    ) -> auth.Principal:
         user = auth.create_user(
             db, f"user{next(counter)}-{role or 'none'}", PASSWORD, is_platform_admin=admin
         )

@@ -35,8 +35,13 @@ def serve(
     import uvicorn
 
     uvicorn.run(
-        "qala.app:create_app", factory=True, host=host, port=port, workers=workers,
-        reload=reload, proxy_headers=True,
+        "qala.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        reload=reload,
+        proxy_headers=True,
     )
 
 

@@ -129,9 +129,7 @@ def _city_counts(db: Session) -> dict[str, dict[int, int]]:
     counts: dict[str, dict[int, int]] = {}
     for table in Base.metadata.sorted_tables:
         if "city_id" in table.columns and table.name != "core_districts":
-            rows = db.execute(
-                select(table.c.city_id, func.count()).group_by(table.c.city_id)
-            ).all()
+            rows = db.execute(select(table.c.city_id, func.count()).group_by(table.c.city_id)).all()
             counts[table.name] = {int(c): int(n) for c, n in rows if c is not None}
     return counts
 

@@ -53,7 +53,9 @@ def ngsi(client: TestClient, as_role: Callable[..., dict[str, str]], city: City)
 
 
 @pytest.fixture
-def other_ngsi(client: TestClient, as_role: Callable[..., dict[str, str]], other_city: City) -> Ngsi:
+def other_ngsi(
+    client: TestClient, as_role: Callable[..., dict[str, str]], other_city: City
+) -> Ngsi:
     """An operator of ``other_city``."""
     headers = as_role("operator", other_city)
     headers.pop("Qala-City", None)
@@ -66,8 +68,10 @@ def meter(n: int = 1, **attrs: Any) -> dict[str, Any]:
         "id": f"urn:ngsi-ld:WaterMeter:{n}",
         "type": "WaterMeter",
         "consumption": {"type": "Property", "value": 10.0 + n, "unitCode": "MTQ"},
-        "location": {"type": "GeoProperty",
-                     "value": {"type": "Point", "coordinates": [71.43 + n / 1000, 51.13]}},
+        "location": {
+            "type": "GeoProperty",
+            "value": {"type": "Point", "coordinates": [71.43 + n / 1000, 51.13]},
+        },
         **attrs,
     }
 

@@ -16,13 +16,19 @@ def test_create_and_retrieve_normalized(ngsi: Ngsi) -> None:
 
 
 def test_key_values_concise_and_ld_json(ngsi: Ngsi) -> None:
-    ngsi.create(meter(1, name={"type": "LanguageProperty", "languageMap": {"ru": "Счётчик",
-                                                                          "kk": "Есептегіш"}}))
+    ngsi.create(
+        meter(
+            1,
+            name={"type": "LanguageProperty", "languageMap": {"ru": "Счётчик", "kk": "Есептегіш"}},
+        )
+    )
     simple = ngsi.get("/entities/urn:ngsi-ld:WaterMeter:1?options=keyValues&lang=kk").json()
     assert simple["consumption"] == 11.0
     assert simple["name"] == "Есептегіш"
-    concise = ngsi.get("/entities/urn:ngsi-ld:WaterMeter:1?format=concise",
-                       headers={"Accept": "application/ld+json"})
+    concise = ngsi.get(
+        "/entities/urn:ngsi-ld:WaterMeter:1?format=concise",
+        headers={"Accept": "application/ld+json"},
+    )
     assert concise.headers["content-type"].startswith("application/ld+json")
     assert concise.json()["@context"] == CORE
     assert concise.json()["consumption"] == {"value": 11.0, "unitCode": "MTQ"}
@@ -45,21 +51,25 @@ def test_update_reports_attributes_it_could_not_update(ngsi: Ngsi) -> None:
     ngsi.create(meter(1))
     response = ngsi.patch(
         "/entities/urn:ngsi-ld:WaterMeter:1/attrs",
-        json={"consumption": {"type": "Property", "value": 99}, "nope": {"type": "Property",
-                                                                          "value": 1}},
+        json={
+            "consumption": {"type": "Property", "value": 99},
+            "nope": {"type": "Property", "value": 1},
+        },
     )
     assert response.status_code == 207
     assert response.json()["updated"] == ["consumption"]
-    assert ngsi.get("/entities/urn:ngsi-ld:WaterMeter:1?options=keyValues").json()[
-        "consumption"] == 99
+    assert (
+        ngsi.get("/entities/urn:ngsi-ld:WaterMeter:1?options=keyValues").json()["consumption"] == 99
+    )
 
 
 def test_other_city_never_sees_the_entity(ngsi: Ngsi, other_ngsi: Ngsi) -> None:
     ngsi.create(meter(1))
     assert other_ngsi.get("/entities/urn:ngsi-ld:WaterMeter:1").status_code == 404
     assert other_ngsi.get("/entities?type=WaterMeter").json() == []
-    cross = other_ngsi.get("/entities/urn:ngsi-ld:WaterMeter:1",
-                           headers={"NGSILD-Tenant": "testville"})
+    cross = other_ngsi.get(
+        "/entities/urn:ngsi-ld:WaterMeter:1", headers={"NGSILD-Tenant": "testville"}
+    )
     assert cross.status_code == 403
 
 

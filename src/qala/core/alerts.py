@@ -69,9 +69,7 @@ def list_alerts(db: Session, city_id: int, after_id: int = 0, limit: int = 50) -
     return list(db.scalars(query))
 
 
-def acknowledge_alert(
-    db: Session, city_id: int, alert_id: int, user_id: int | None
-) -> Alert:
+def acknowledge_alert(db: Session, city_id: int, alert_id: int, user_id: int | None) -> Alert:
     """Mark an alert as seen by an operator (``user_id`` None: by a device or integration key)."""
     alert = db.scalar(select(Alert).where(Alert.id == alert_id, Alert.city_id == city_id))
     if alert is None:

@@ -69,7 +69,9 @@ class CityOwned:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy emit BEGIN itself: pysqlite's own transaction handling would end the
-    # transaction at the first RELEASE SAVEPOINT, breaking nested transactions.
+    # transaction at the first RELEASE SAVEPOINT, breaking nested transactions. BEGIN IMMEDIATE
+    # takes the write lock up front, so concurrent writers wait (busy_timeout) instead of
+    # failing with "database is locked" when a read transaction later writes.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -80,7 +82,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

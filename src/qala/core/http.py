@@ -83,8 +83,9 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404:
             problem: Problem = NotFound(str(_("Nothing is found at this address.")))
         elif exc.status_code == 405:
-            problem = MethodNotAllowed(str(_("This address does not accept {method}.",
-                                             method=request.method)))
+            problem = MethodNotAllowed(
+                str(_("This address does not accept {method}.", method=request.method))
+            )
         else:
             problem = Problem(str(exc.detail))
             problem.status = exc.status_code  # type: ignore[misc]
@@ -182,11 +183,15 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "qala_http_requests", "HTTP requests", ["method", "route", "status"],
+            "qala_http_requests",
+            "HTTP requests",
+            ["method", "route", "status"],
             registry=self.registry,
         )
         self.latency = Histogram(
-            "qala_http_request_seconds", "HTTP request latency", ["method", "route"],
+            "qala_http_request_seconds",
+            "HTTP request latency",
+            ["method", "route"],
             registry=self.registry,
         )
 

@@ -192,7 +192,7 @@ def test_other_city_cannot_see_items(
     theirs = client.get("/api/$name/items", headers=as_role("operator", other_city)).json()
     assert theirs == []
 ''',
-    "docs/modules/$name.md": '''\
+    "docs/modules/$name.md": """\
 # $Title (`qala.$name`)
 
 Purpose: (who uses it and for what).
@@ -203,7 +203,7 @@ Purpose: (who uses it and for what).
 - **Tiles**: `$name.items`.
 - **Demo data**: three items per demo city.
 - **Limits**: (what it does not do yet).
-''',
+""",
 }
 
 

@@ -22,18 +22,32 @@ DEMO_PASSWORD = "qala-demo-2026"  # noqa: S105 - published demo credential, docu
 
 #: Departments every demo akimat has (slug, ru, kk, en).
 DEPARTMENTS: tuple[tuple[str, str, str, str], ...] = (
-    ("housing", "Управление энергетики и ЖКХ", "Энергетика және ТКШ басқармасы",
-     "Energy and Housing & Utilities Department"),
-    ("roads", "Управление пассажирского транспорта и автомобильных дорог",
-     "Жолаушылар көлігі және автомобиль жолдары басқармасы",
-     "Passenger Transport and Roads Department"),
-    ("health", "Управление здравоохранения", "Денсаулық сақтау басқармасы",
-     "Healthcare Department"),
-    ("environment", "Управление экологии и окружающей среды",
-     "Экология және қоршаған орта басқармасы", "Ecology and Environment Department"),
+    (
+        "housing",
+        "Управление энергетики и ЖКХ",
+        "Энергетика және ТКШ басқармасы",
+        "Energy and Housing & Utilities Department",
+    ),
+    (
+        "roads",
+        "Управление пассажирского транспорта и автомобильных дорог",
+        "Жолаушылар көлігі және автомобиль жолдары басқармасы",
+        "Passenger Transport and Roads Department",
+    ),
+    (
+        "health",
+        "Управление здравоохранения",
+        "Денсаулық сақтау басқармасы",
+        "Healthcare Department",
+    ),
+    (
+        "environment",
+        "Управление экологии и окружающей среды",
+        "Экология және қоршаған орта басқармасы",
+        "Ecology and Environment Department",
+    ),
     ("education", "Управление образования", "Білім басқармасы", "Education Department"),
-    ("digital", "Управление цифровизации", "Цифрландыру басқармасы",
-     "Digitalisation Department"),
+    ("digital", "Управление цифровизации", "Цифрландыру басқармасы", "Digitalisation Department"),
 )
 
 
@@ -75,8 +89,18 @@ def seed_cities(db: Session, only: tuple[str, ...] = ()) -> list[City]:
         if city is None:
             city = City(slug=data["slug"])
             db.add(city)
-        for key in ("name_ru", "name_kk", "name_en", "region_ru", "region_kk", "region_en",
-                    "population", "bounds", "timezone", "default_language"):
+        for key in (
+            "name_ru",
+            "name_kk",
+            "name_en",
+            "region_ru",
+            "region_kk",
+            "region_en",
+            "population",
+            "bounds",
+            "timezone",
+            "default_language",
+        ):
             setattr(city, key, data[key])
         city.centre_lat, city.centre_lon = data["centre"]
         db.flush()
@@ -109,7 +133,10 @@ def seed_accounts(db: Session, cities: list[City]) -> list[User]:
         user = db.scalar(select(User).where(User.username == account.username))
         if user is None:
             user = auth.create_user(
-                db, account.username, DEMO_PASSWORD, full_name=account.full_name,
+                db,
+                account.username,
+                DEMO_PASSWORD,
+                full_name=account.full_name,
                 is_platform_admin=account.platform_admin,
             )
         for slug in account.cities:

@@ -16,5 +16,7 @@ router = APIRouter(tags=["hub"])
 def get_stats(db: DbSession, city: SpecialistCity) -> HubStats:
     """How many entities the city's hub holds, by type (short names under the core context)."""
     terms = ContextCache().term_map(None)
-    types = [TypeCount(type=terms.compact(t), entities=n) for t, n in service.entity_types(db, city.id)]
+    types = [
+        TypeCount(type=terms.compact(t), entities=n) for t, n in service.entity_types(db, city.id)
+    ]
     return HubStats(entities=service.count_entities(db, city.id), types=types)

@@ -38,20 +38,24 @@ def upsert_entity(db: Session, city_id: int, entity: Mapping[str, Any]) -> bool:
         service.create_entity(hub, db, city_id, parsed)
         return True
     service.modify_entity(
-        hub, db, city_id, parsed["id"],
+        hub,
+        db,
+        city_id,
+        parsed["id"],
         lambda current: ops.append_attributes(current, parsed["attrs"], parsed["modifiedAt"]),
     )
     return False
 
 
-def update_attributes(
-    db: Session, city_id: int, entity_id: str, values: Mapping[str, Any]
-) -> None:
+def update_attributes(db: Session, city_id: int, entity_id: str, values: Mapping[str, Any]) -> None:
     """Set attributes of an existing entity (normalized or concise fragments)."""
     stamp = now_iso()
     attrs = parse_attributes(dict(values), _core_terms(), stamp=stamp)
     service.modify_entity(
-        default_hub(), db, city_id, entity_id,
+        default_hub(),
+        db,
+        city_id,
+        entity_id,
         lambda current: ops.append_attributes(current, attrs, stamp),
     )
 
@@ -66,7 +70,7 @@ def query(
     db: Session,
     city_id: int,
     *,
-    type: str | None = None,  # noqa: A002 - the NGSI-LD parameter's name
+    type: str | None = None,
     q: str | None = None,
     limit: int = 1000,
     offset: int = 0,
@@ -76,8 +80,11 @@ def query(
     terms = _core_terms()
     types, candidates = parse_type_selection(type, terms) if type else (None, None)
     spec = service.EntityQuery(
-        types=types, type_candidates=candidates, q=parse_q(q, terms) if q else None,
-        limit=limit, offset=offset,
+        types=types,
+        type_candidates=candidates,
+        q=parse_q(q, terms) if q else None,
+        limit=limit,
+        offset=offset,
     )
     entities, total = service.query_entities(db, city_id, spec)
     view = View(terms, form="keyValues" if key_values else "normalized")

@@ -64,13 +64,22 @@ class Hub:
 
 
 def _bbox(entity: Entity) -> tuple[float, float, float, float] | None:
-    for instance in entity["attrs"].get(LOCATION, []):
-        if instance.get("type") == "GeoProperty":
-            from shapely.geometry import shape
+    """The box around every ``location`` instance (the geo-query pre-filter)."""
+    from shapely.geometry import shape
 
-            minx, miny, maxx, maxy = shape(instance["value"]).bounds
-            return minx, miny, maxx, maxy
-    return None
+    boxes = [
+        shape(instance["value"]).bounds
+        for instance in entity["attrs"].get(LOCATION, [])
+        if instance.get("type") == "GeoProperty"
+    ]
+    if not boxes:
+        return None
+    return (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
 
 
 def _apply_row(row: HubEntity, entity: Entity) -> None:
@@ -198,8 +207,10 @@ def query_entities(db: Session, city_id: int, spec: EntityQuery) -> tuple[list[E
         query = query.where(
             and_(
                 HubEntity.min_lon.is_not(None),
-                HubEntity.max_lon >= west, HubEntity.min_lon <= east,
-                HubEntity.max_lat >= south, HubEntity.min_lat <= north,
+                HubEntity.max_lon >= west,
+                HubEntity.min_lon <= east,
+                HubEntity.max_lat >= south,
+                HubEntity.min_lat <= north,
             )
         )
     for condition in spec.where:
@@ -226,11 +237,13 @@ def _python_filters(spec: EntityQuery) -> list[EntityPredicate]:
         try:
             pattern = re.compile(spec.id_pattern)
         except re.error as error:
-            raise BadRequestData(f"idPattern is not a valid regex: {error}", field="idPattern") from None
+            raise BadRequestData(
+                f"idPattern is not a valid regex: {error}", field="idPattern"
+            ) from None
         filters.append(lambda entity: pattern.search(entity["id"]) is not None)
     if spec.types is not None:
         types = spec.types
-        filters.append(lambda entity: types(entity))
+        filters.append(types)
     if spec.attrs:
         wanted = set(spec.attrs)
         filters.append(lambda entity: bool(wanted & entity["attrs"].keys()))
@@ -279,9 +292,7 @@ def existing_ids(db: Session, city_id: int, ids: Iterable[str]) -> set[str]:
 
 def count_entities(db: Session, city_id: int) -> int:
     """How many entities the city has."""
-    return int(
-        db.scalar(select(func.count(HubEntity.id)).where(HubEntity.city_id == city_id)) or 0
-    )
+    return int(db.scalar(select(func.count(HubEntity.id)).where(HubEntity.city_id == city_id)) or 0)
 
 
 def as_mapping(entity: Mapping[str, Any]) -> Entity:

@@ -155,8 +155,12 @@ def sign_in(
         target = _home_of(db, auth.Principal.of_user(user))
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
-        SESSION_COOKIE, raw, max_age=runtime.settings.session_max_age, httponly=True,
-        samesite="lax", secure=runtime.settings.secure_cookies,
+        SESSION_COOKIE,
+        raw,
+        max_age=runtime.settings.session_max_age,
+        httponly=True,
+        samesite="lax",
+        secure=runtime.settings.secure_cookies,
     )
     if user.language:
         response.set_cookie(LANGUAGE_COOKIE, user.language, max_age=365 * 24 * 3600, samesite="lax")

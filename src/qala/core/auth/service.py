@@ -237,9 +237,7 @@ def issue_token(
 
 def user_for_token(db: Session, raw: str, kind: str) -> User | None:
     """The user a live token belongs to, or None."""
-    token = db.scalar(
-        select(Token).where(Token.token_hash == hash_secret(raw), Token.kind == kind)
-    )
+    token = db.scalar(select(Token).where(Token.token_hash == hash_secret(raw), Token.kind == kind))
     if token is None or token.revoked_at is not None or token.expires_at <= utcnow():
         return None
     user = db.get(User, token.user_id)

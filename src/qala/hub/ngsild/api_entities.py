@@ -91,8 +91,13 @@ def list_entities(request: Request, db: DbSession, city: ReadCity) -> Response:
     if media == GEO_JSON:
         geometry = terms.expand(request.query_params.get("geometryProperty", "location"))
         features = [render_feature(entity, view, geometry) for entity in entities]
-        return respond(request, {"type": "FeatureCollection", "features": features}, terms,
-                       media=GEO_JSON, headers=headers)
+        return respond(
+            request,
+            {"type": "FeatureCollection", "features": features},
+            terms,
+            media=GEO_JSON,
+            headers=headers,
+        )
     rendered = [render_entity(entity, view) for entity in entities]
     return respond(request, rendered, terms, media=media, headers=headers)
 
@@ -107,8 +112,16 @@ def entity_query(request: Request, terms: Any, source: Any = None) -> service.En
     attrs = tuple(terms.expand(a) for a in (params.get("attrs") or "").split(",") if a)
     geo_given = params.get("georel") or params.get("geometry") or params.get("coordinates")
     scope_text = params.get("scopeQ")
-    if not (ids or params.get("idPattern") or type_text or attrs or q_text or geo_given
-            or scope_text or params.get("local") == "true"):
+    if not (
+        ids
+        or params.get("idPattern")
+        or type_text
+        or attrs
+        or q_text
+        or geo_given
+        or scope_text
+        or params.get("local") == "true"
+    ):
         raise BadRequestData(
             "give at least one of id, idPattern, type, attrs, q or a geo-query", field="type"
         )
@@ -118,8 +131,11 @@ def entity_query(request: Request, terms: Any, source: Any = None) -> service.En
     geo = bbox = None
     if geo_given:
         geo, bbox = parse_geo_query(
-            params.get("georel") or "", params.get("geometry") or "", params.get("coordinates"),
-            params.get("geoproperty"), terms,
+            params.get("georel") or "",
+            params.get("geometry") or "",
+            params.get("coordinates"),
+            params.get("geoproperty"),
+            terms,
         )
     q_predicate, q_where = parse_q_for_query(q_text, terms) if q_text else (None, ())
     limit, offset = _int(params, "limit", 20), _int(params, "offset", 0)
@@ -157,8 +173,9 @@ def _int(params: Any, key: str, default: int) -> int:
 
 
 @router.get("/entities/{entity_id:path}/attrs/{attr}")
-def get_attribute(entity_id: str, attr: str, request: Request, db: DbSession,
-                  city: ReadCity) -> Response:
+def get_attribute(
+    entity_id: str, attr: str, request: Request, db: DbSession, city: ReadCity
+) -> Response:
     """One attribute of an entity (not in the core spec; convenient for dashboards)."""
     check_params(request, parameters.RETRIEVE)
     terms = term_map_for(request)
@@ -200,8 +217,9 @@ def _check_type(request: Request, entity: dict[str, Any], terms: Any) -> None:
 
 
 @router.delete("/entities/{entity_id:path}/attrs/{attr}", status_code=204)
-def delete_attribute(entity_id: str, attr: str, request: Request, db: DbSession,
-                     city: WriteCity) -> Response:
+def delete_attribute(
+    entity_id: str, attr: str, request: Request, db: DbSession, city: WriteCity
+) -> Response:
     """Delete an attribute (the default instance, one datasetId, or all with deleteAll)."""
     check_params(request, parameters.ATTRIBUTE_DELETE)
     terms = term_map_for(request)
@@ -213,7 +231,10 @@ def delete_attribute(entity_id: str, attr: str, request: Request, db: DbSession,
     if delete_all not in ("true", "false"):
         raise BadRequestData("deleteAll must be true or false", field="deleteAll")
     done = service.modify_entity(
-        hub_of(request), db, city.id, _entity_id(entity_id),
+        hub_of(request),
+        db,
+        city.id,
+        _entity_id(entity_id),
         lambda e: ops.delete_attribute(
             e, iri, dataset, delete_all=delete_all == "true", stamp=now_iso()
         ),
@@ -224,8 +245,9 @@ def delete_attribute(entity_id: str, attr: str, request: Request, db: DbSession,
 
 
 @router.patch("/entities/{entity_id:path}/attrs/{attr}", status_code=204)
-def patch_attribute(entity_id: str, attr: str, request: Request, body: Body, db: DbSession,
-                    city: WriteCity) -> Response:
+def patch_attribute(
+    entity_id: str, attr: str, request: Request, body: Body, db: DbSession, city: WriteCity
+) -> Response:
     """Partially update one attribute."""
     check_params(request, parameters.ATTRIBUTE_WRITE)
     terms = term_map_for(request, body)
@@ -236,13 +258,19 @@ def patch_attribute(entity_id: str, attr: str, request: Request, body: Body, db:
     if fragment and is_null(fragment):  # NGSI-LD null: delete this instance
         dataset = fragment.get("datasetId")
         done = service.modify_entity(
-            hub_of(request), db, city.id, _entity_id(entity_id),
+            hub_of(request),
+            db,
+            city.id,
+            _entity_id(entity_id),
             lambda e: ops.delete_attribute(e, iri, dataset, delete_all=False, stamp=stamp),
         )
     else:
         parsed = _partial_instance(attr, fragment, terms, stamp)
         done = service.modify_entity(
-            hub_of(request), db, city.id, _entity_id(entity_id),
+            hub_of(request),
+            db,
+            city.id,
+            _entity_id(entity_id),
             lambda e: ops.patch_attribute(e, iri, parsed, stamp),
         )
     if not done:
@@ -270,15 +298,19 @@ def _partial_instance(
 
 
 @router.put("/entities/{entity_id:path}/attrs/{attr}", status_code=204)
-def put_attribute(entity_id: str, attr: str, request: Request, body: Body, db: DbSession,
-                  city: WriteCity) -> Response:
+def put_attribute(
+    entity_id: str, attr: str, request: Request, body: Body, db: DbSession, city: WriteCity
+) -> Response:
     """Replace one attribute."""
     check_params(request, parameters.ATTRIBUTE_WRITE)
     terms = term_map_for(request, body)
     fragment = {k: v for k, v in _body_object(body).items() if k != "@context"}
     attrs = parse_attributes({_attr_name(attr): fragment}, terms, stamp=now_iso())
     outcome = service.modify_entity(
-        hub_of(request), db, city.id, _entity_id(entity_id),
+        hub_of(request),
+        db,
+        city.id,
+        _entity_id(entity_id),
         lambda e: ops.update_attributes(e, attrs, now_iso()),
     )
     assert isinstance(outcome, ops.Outcome)
@@ -302,8 +334,9 @@ def _partial_result(outcome: ops.Outcome, terms: Any, request: Request) -> Respo
 
 @router.post("/entities/{entity_id:path}/attrs/", status_code=204, include_in_schema=False)
 @router.post("/entities/{entity_id:path}/attrs", status_code=204)
-def post_attributes(entity_id: str, request: Request, body: Body, db: DbSession,
-                    city: WriteCity) -> Response:
+def post_attributes(
+    entity_id: str, request: Request, body: Body, db: DbSession, city: WriteCity
+) -> Response:
     """Append attributes (replace existing ones unless options=noOverwrite); types given in
     the fragment are added to the entity's."""
     check_params(request, parameters.APPEND)
@@ -326,8 +359,9 @@ def post_attributes(entity_id: str, request: Request, body: Body, db: DbSession,
 
 @router.patch("/entities/{entity_id:path}/attrs/", status_code=204, include_in_schema=False)
 @router.patch("/entities/{entity_id:path}/attrs", status_code=204)
-def patch_attributes(entity_id: str, request: Request, body: Body, db: DbSession,
-                     city: WriteCity) -> Response:
+def patch_attributes(
+    entity_id: str, request: Request, body: Body, db: DbSession, city: WriteCity
+) -> Response:
     """Update existing attributes (an attribute given as NGSI-LD null is deleted)."""
     check_params(request, parameters.UPDATE)
     terms = term_map_for(request, body)
@@ -340,16 +374,15 @@ def patch_attributes(entity_id: str, request: Request, body: Body, db: DbSession
         ops.delete_instances(entity, deletions, outcome, stamp)
         return outcome
 
-    outcome = service.modify_entity(
-        hub_of(request), db, city.id, _entity_id(entity_id), update
-    )
+    outcome = service.modify_entity(hub_of(request), db, city.id, _entity_id(entity_id), update)
     assert isinstance(outcome, ops.Outcome)
     return _partial_result(outcome, terms, request)
 
 
 @router.put("/entities/{entity_id:path}", status_code=204)
-def put_entity(entity_id: str, request: Request, body: Body, db: DbSession,
-               city: WriteCity) -> Response:
+def put_entity(
+    entity_id: str, request: Request, body: Body, db: DbSession, city: WriteCity
+) -> Response:
     """Replace an entity (keeps its id and creation time)."""
     check_params(request, parameters.REPLACE)
     terms = term_map_for(request, body)
@@ -357,14 +390,20 @@ def put_entity(entity_id: str, request: Request, body: Body, db: DbSession,
     if fragment.get("id") != entity_id:
         raise BadRequestData("the body's id differs from the URL", field="id")
     new = parse_entity(fragment, terms)
-    service.modify_entity(hub_of(request), db, city.id, entity_id,
-                          lambda e: ops.replace_entity(e, new, new["modifiedAt"]))
+    service.modify_entity(
+        hub_of(request),
+        db,
+        city.id,
+        entity_id,
+        lambda e: ops.replace_entity(e, new, new["modifiedAt"]),
+    )
     return Response(status_code=204)
 
 
 @router.patch("/entities/{entity_id:path}", status_code=204)
-def merge_entity(entity_id: str, request: Request, body: Body, db: DbSession,
-                 city: WriteCity) -> Response:
+def merge_entity(
+    entity_id: str, request: Request, body: Body, db: DbSession, city: WriteCity
+) -> Response:
     """Merge a fragment into an entity (``urn:ngsi-ld:null`` or null deletes an attribute)."""
     check_params(request, parameters.MERGE)
     terms = term_map_for(request, body)
@@ -374,8 +413,13 @@ def merge_entity(entity_id: str, request: Request, body: Body, db: DbSession,
     stamp = now_iso()
     types, attrs, deleted = parse_merge(fragment, terms, stamp=stamp)
     patch = {"type": types, "attrs": attrs}
-    service.modify_entity(hub_of(request), db, city.id, _entity_id(entity_id),
-                          lambda e: ops.merge_entity(e, patch, deleted, stamp))
+    service.modify_entity(
+        hub_of(request),
+        db,
+        city.id,
+        _entity_id(entity_id),
+        lambda e: ops.merge_entity(e, patch, deleted, stamp),
+    )
     return Response(status_code=204)
 
 

@@ -92,9 +92,7 @@ def update_attributes(entity: Entity, attrs: Mapping[str, Instances], stamp: str
     return outcome
 
 
-def patch_attribute(
-    entity: Entity, iri: str, fragment: dict[str, Any], stamp: str
-) -> bool:
+def patch_attribute(entity: Entity, iri: str, fragment: dict[str, Any], stamp: str) -> bool:
     """PATCH .../attrs/{attrId}: merge the given members into one existing instance."""
     current = entity["attrs"].get(iri)
     if not current:

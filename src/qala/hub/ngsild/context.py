@@ -167,11 +167,17 @@ class ContextCache:
             document = self.loader(url) if self.loader else None
         if document is None:
             raise jsonld.JsonLdError(
-                f"cannot load the context {url}", "jsonld.LoadDocumentError",
-                {"url": url}, code="loading remote context failed",
+                f"cannot load the context {url}",
+                "jsonld.LoadDocumentError",
+                {"url": url},
+                code="loading remote context failed",
             )
-        return {"contentType": "application/ld+json", "contextUrl": None,
-                "documentUrl": url, "document": document}
+        return {
+            "contentType": "application/ld+json",
+            "contextUrl": None,
+            "documentUrl": url,
+            "document": document,
+        }
 
 
 def _as_list(context: Any) -> list[Any]:

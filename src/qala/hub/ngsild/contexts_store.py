@@ -55,7 +55,9 @@ def fetch(url: str) -> dict[str, Any] | None:
         return None
     try:
         response = httpx.get(
-            url, timeout=FETCH_TIMEOUT, follow_redirects=True,
+            url,
+            timeout=FETCH_TIMEOUT,
+            follow_redirects=True,
             headers={"Accept": "application/ld+json, application/json"},
         )
         response.raise_for_status()

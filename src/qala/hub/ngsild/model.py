@@ -21,33 +21,77 @@ from qala.hub.ngsild.context import NGSI_LD, TermMap
 from qala.hub.ngsild.errors import BadRequestData
 
 ATTRIBUTE_TYPES = (
-    "Property", "Relationship", "GeoProperty", "LanguageProperty", "ListProperty",
-    "VocabProperty", "JsonProperty", "ListRelationship",
+    "Property",
+    "Relationship",
+    "GeoProperty",
+    "LanguageProperty",
+    "ListProperty",
+    "VocabProperty",
+    "JsonProperty",
+    "ListRelationship",
 )
 #: The member that carries an attribute's value, by attribute type.
-VALUE_MEMBERS = frozenset({"value", "object", "languageMap", "valueList", "objectList", "vocab",
-                           "json"})
+VALUE_MEMBERS = frozenset(
+    {"value", "object", "languageMap", "valueList", "objectList", "vocab", "json"}
+)
 GEOMETRY_TYPES = (
-    "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon",
+    "Point",
+    "MultiPoint",
+    "LineString",
+    "MultiLineString",
+    "Polygon",
+    "MultiPolygon",
     "GeometryCollection",
 )
 #: Members of an attribute that are not sub-attributes.
 CORE_MEMBERS = frozenset(
-    {"type", "value", "object", "languageMap", "valueList", "objectList", "observedAt",
-     "unitCode", "datasetId", "createdAt", "modifiedAt", "instanceId", "lang", "objectType",
-     "vocab", "json", "deletedAt", "valueType"}
+    {
+        "type",
+        "value",
+        "object",
+        "languageMap",
+        "valueList",
+        "objectList",
+        "observedAt",
+        "unitCode",
+        "datasetId",
+        "createdAt",
+        "modifiedAt",
+        "instanceId",
+        "lang",
+        "objectType",
+        "vocab",
+        "json",
+        "deletedAt",
+        "valueType",
+    }
 )
 #: Each attribute type's own value member; the others' are forbidden on it (§4.5.2.2 ff.).
 OWN_VALUE = {
-    "Property": "value", "GeoProperty": "value", "Relationship": "object",
-    "ListRelationship": "objectList", "LanguageProperty": "languageMap",
-    "ListProperty": "valueList", "VocabProperty": "vocab", "JsonProperty": "json",
+    "Property": "value",
+    "GeoProperty": "value",
+    "Relationship": "object",
+    "ListRelationship": "objectList",
+    "LanguageProperty": "languageMap",
+    "ListProperty": "valueList",
+    "VocabProperty": "vocab",
+    "JsonProperty": "json",
 }
 #: Members only a broker writes (notifications, inline joins, proofs): never accepted as input.
 OUTPUT_ONLY = frozenset(
-    {"previousValue", "previousObject", "previousLanguageMap", "previousVocab", "previousJson",
-     "previousValueList", "previousObjectList", "entity", "entityList", "entityIdSealed",
-     "entityTypeSealed"}
+    {
+        "previousValue",
+        "previousObject",
+        "previousLanguageMap",
+        "previousVocab",
+        "previousJson",
+        "previousValueList",
+        "previousObjectList",
+        "entity",
+        "entityList",
+        "entityIdSealed",
+        "entityTypeSealed",
+    }
 )
 #: JSON-LD keyword aliases of the core @context: never names of types or attributes.
 KEYWORD_ALIASES = frozenset({"id", "type"})
@@ -147,9 +191,14 @@ def _points(geometry: Mapping[str, Any]) -> Iterable[tuple[float, float]]:
 
 def _infer_type(name: str, fragment: Any, iri: str) -> str:
     """The attribute type of a concise fragment (no ``type`` member)."""
-    for member, kind in (("object", "Relationship"), ("objectList", "ListRelationship"),
-                         ("languageMap", "LanguageProperty"), ("valueList", "ListProperty"),
-                         ("vocab", "VocabProperty"), ("json", "JsonProperty")):
+    for member, kind in (
+        ("object", "Relationship"),
+        ("objectList", "ListRelationship"),
+        ("languageMap", "LanguageProperty"),
+        ("valueList", "ListProperty"),
+        ("vocab", "VocabProperty"),
+        ("json", "JsonProperty"),
+    ):
         if member in fragment:
             return kind
     value = fragment.get("value")
@@ -303,8 +352,10 @@ def parse_attributes(
 
 def is_instance_list(items: list[Any]) -> bool:
     """True when a list is several instances of one attribute (not a list value)."""
-    return bool(items) and all(isinstance(item, Mapping) and (
-        "type" in item or VALUE_MEMBERS & item.keys()) for item in items)
+    return bool(items) and all(
+        isinstance(item, Mapping) and ("type" in item or VALUE_MEMBERS & item.keys())
+        for item in items
+    )
 
 
 def keyword_aliases(body: Mapping[str, Any]) -> Mapping[str, Any]:

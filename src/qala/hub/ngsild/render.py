@@ -54,7 +54,9 @@ def render_entity(entity: Mapping[str, Any], view: View) -> dict[str, Any]:
 
 #: keyValues: the member an attribute type is simplified to (§4.5.4).
 SIMPLE_MEMBERS = {
-    "Relationship": "object", "ListProperty": "valueList", "ListRelationship": "objectList",
+    "Relationship": "object",
+    "ListProperty": "valueList",
+    "ListRelationship": "objectList",
 }
 
 
