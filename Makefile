@@ -31,9 +31,12 @@ migrate: install ## Apply database migrations (QALA_DATABASE_URL, default SQLite
 seed: migrate ## Load the demo cities, users and data
 	$(BIN)/qala demo
 
+DEMO_OPEN_CITY ?= astana
+
 demo: seed ## Set up and run Qala with demo cities on http://127.0.0.1:8000
 	@echo "Open http://$(HOST):$(PORT)/  — sign in as 'operator' / 'qala-demo-2026'"
-	$(BIN)/qala serve --host $(HOST) --port $(PORT)
+	@echo "NGSI-LD at http://$(HOST):$(PORT)/ngsi-ld/v1 (tenant '$(DEMO_OPEN_CITY)' open to anonymous clients in the demo)"
+	QALA_HUB_OPEN_CITY=$(DEMO_OPEN_CITY) $(BIN)/qala serve --host $(HOST) --port $(PORT)
 
 serve: install ## Run the server without seeding
 	$(BIN)/qala serve --host $(HOST) --port $(PORT)

@@ -164,3 +164,17 @@ def test_problem_is_in_the_request_language(
     response = client.get("/api/cities/nowhere", **request_language)  # type: ignore[arg-type]
     assert_problem(response, 404)
     assert response.headers["content-language"] == expected
+
+
+def test_a_locked_database_is_a_503_not_a_500(app: FastAPI) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    @app.get("/api/test-locked")
+    def locked() -> None:
+        raise OperationalError("UPDATE x", {}, Exception("database is locked"))
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/api/test-locked")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["type"].endswith("/busy")

@@ -69,9 +69,8 @@ class CityOwned:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy emit BEGIN itself: pysqlite's own transaction handling would end the
-    # transaction at the first RELEASE SAVEPOINT, breaking nested transactions. BEGIN IMMEDIATE
-    # takes the write lock up front, so concurrent writers wait (busy_timeout) instead of
-    # failing with "database is locked" when a read transaction later writes.
+    # transaction at the first RELEASE SAVEPOINT, breaking nested transactions.
+    # (A writer that loses a race gets "database is locked"; the API answers 503, see http.py.)
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -82,7 +81,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    connection.exec_driver_sql("BEGIN")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

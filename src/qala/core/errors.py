@@ -96,6 +96,14 @@ class ServerError(Problem):
     title = _("Server error")
 
 
+class ServiceBusy(Problem):
+    """A shared resource (the database) is busy; the request changed nothing, retry it."""
+
+    status = 503
+    slug = "busy"
+    title = _("Busy")
+
+
 class Conflict(Problem):
     """The request conflicts with the current state."""
 

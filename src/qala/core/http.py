@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from sqlalchemy.exc import OperationalError
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -22,6 +23,7 @@ from qala.core.errors import (
     PayloadTooLarge,
     Problem,
     ServerError,
+    ServiceBusy,
 )
 from qala.core.i18n import _, negotiate, reset_language, set_language
 from qala.settings import LANGUAGES
@@ -94,6 +96,16 @@ def install_error_handlers(app: FastAPI) -> None:
             response.headers.update(exc.headers)
         return response
 
+    async def on_database_busy(request: Request, exc: Exception) -> Response:
+        if "locked" not in str(exc) and "could not serialize" not in str(exc):
+            return await on_crash(request, exc)
+        log.warning("database busy on %s %s", request.method, request.url.path)
+        response = problem_response(
+            request, ServiceBusy(str(_("The database is busy. Try again in a moment.")))
+        )
+        response.headers["Retry-After"] = "1"
+        return response
+
     async def on_crash(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         problem = ServerError(str(_("Something went wrong on our side. It has been logged.")))
@@ -102,6 +114,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(OperationalError, on_database_busy)
     app.add_exception_handler(Exception, on_crash)
 
 

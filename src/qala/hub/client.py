@@ -18,6 +18,27 @@ from qala.hub.ngsild.model import now_iso, parse_attributes, parse_entity
 from qala.hub.ngsild.query import parse_q, parse_type_selection
 from qala.hub.ngsild.render import View, render_entity
 from qala.hub.runtime import default_hub
+from qala.hub.temporal.store import (
+    Bucket,
+    Point,
+    append_measurements,
+    read_rollup,
+    read_series,
+)
+
+__all__ = [
+    "Bucket",
+    "Point",
+    "append_measurements",
+    "delete_entity",
+    "entity_ids",
+    "get_entity",
+    "query",
+    "read_rollup",
+    "read_series",
+    "update_attributes",
+    "upsert_entity",
+]
 
 Entity = dict[str, Any]
 
