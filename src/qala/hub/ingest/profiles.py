@@ -23,6 +23,7 @@ def compile_profile(
     device: Document | None,
     device_id: str,
     expand: Callable[[str], str],
+    clock: list[int] | None = None,
 ) -> DeviceProfile:
     """The profile of ``device_id`` in ``group`` (``device`` is None when not provisioned)."""
     device = device or {}
@@ -47,6 +48,7 @@ def compile_profile(
         static=static,
         explicit=bool(explicit),
         expand=expand,
+        clock=clock if clock is not None else [0],
     )
 
 

@@ -63,6 +63,9 @@ class DeviceRegistry:
         self.expand = expand or ContextCache().term_map(None).expand
         self._groups: dict[str, _Group] = {}
         self._lock = threading.Lock()
+        #: Each device's arrival clock, kept across profile reloads so two measures without
+        #: a time of their own never get the same instant (which would merge them in history).
+        self._clocks: dict[Key, list[int]] = {}
 
     def resolve(self, db: Session, keys: Iterable[Key]) -> dict[Key, DeviceProfile | Rejection]:
         """The profile of every (apikey, device_id), autoprovisioning unknown devices of
@@ -132,7 +135,12 @@ class DeviceRegistry:
                 continue
             document = device_document(row) if row is not None else None
             profile = compile_profile(
-                group.city_id, group.document, document, device_id, self.expand
+                group.city_id,
+                group.document,
+                document,
+                device_id,
+                self.expand,
+                clock=self._clocks.setdefault((apikey, device_id), [0]),
             )
             found[apikey, device_id] = profile
             if row is None:
