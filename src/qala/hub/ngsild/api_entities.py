@@ -87,17 +87,28 @@ def list_entities(request: Request, db: DbSession, city: ReadCity) -> Response:
     spec = entity_query(request, terms)
     entities, total = service.query_entities(db, city.id, spec)
     view = view_for(request, terms, options)
-    headers = {"NGSILD-Results-Count": str(total)} if options.count else {}
+    geometry = request.query_params.get("geometryProperty")
+    return respond_entities(
+        request, entities, total if options.count else None, view, media, geometry
+    )
+
+
+def respond_entities(
+    request: Request,
+    entities: list[dict[str, Any]],
+    total: int | None,
+    view: Any,
+    media: str,
+    geometry: str | None,
+) -> Response:
+    """A page of query results as JSON, JSON-LD or a GeoJSON FeatureCollection."""
+    terms = view.terms
+    headers = {"NGSILD-Results-Count": str(total)} if total is not None else {}
     if media == GEO_JSON:
-        geometry = terms.expand(request.query_params.get("geometryProperty", "location"))
-        features = [render_feature(entity, view, geometry) for entity in entities]
-        return respond(
-            request,
-            {"type": "FeatureCollection", "features": features},
-            terms,
-            media=GEO_JSON,
-            headers=headers,
-        )
+        iri = terms.expand(geometry or "location")
+        features = [render_feature(entity, view, iri) for entity in entities]
+        body = {"type": "FeatureCollection", "features": features}
+        return respond(request, body, terms, media=GEO_JSON, headers=headers)
     rendered = [render_entity(entity, view) for entity in entities]
     return respond(request, rendered, terms, media=media, headers=headers)
 

@@ -13,21 +13,19 @@ from fastapi import APIRouter, Request, Response
 
 from qala.core.deps import DbSession
 from qala.hub import service
-from qala.hub.ngsild.api_entities import entity_query
+from qala.hub.ngsild.api_entities import entity_query, respond_entities
 from qala.hub.ngsild.context import TermMap
 from qala.hub.ngsild.errors import BadRequestData
 from qala.hub.ngsild.http import (
-    GEO_JSON,
     Body,
     ReadCity,
     accepted,
     parse_options,
-    respond,
     term_map_for,
 )
 from qala.hub.ngsild.model import check_uri
 from qala.hub.ngsild.query import parse_type_selection
-from qala.hub.ngsild.render import View, render_entity, render_feature
+from qala.hub.ngsild.render import View
 
 router = APIRouter(tags=["NGSI-LD entities"])
 EntityPredicate = Callable[[dict[str, Any]], bool]
@@ -52,20 +50,10 @@ def post_query(request: Request, body: Body, db: DbSession, city: ReadCity) -> R
         pick=_names(query, "pick"),
         omit=_names(query, "omit"),
     )
-    headers = {"NGSILD-Results-Count": str(total)} if options.count else {}
-    if media == GEO_JSON:
-        name = query.get("geometryProperty") or request.query_params.get("geometryProperty")
-        geometry = terms.expand(name or "location")
-        features = [render_feature(entity, view, geometry) for entity in entities]
-        return respond(
-            request,
-            {"type": "FeatureCollection", "features": features},
-            terms,
-            media=GEO_JSON,
-            headers=headers,
-        )
-    rendered = [render_entity(entity, view) for entity in entities]
-    return respond(request, rendered, terms, media=media, headers=headers)
+    geometry = query.get("geometryProperty") or request.query_params.get("geometryProperty")
+    return respond_entities(
+        request, entities, total if options.count else None, view, media, geometry
+    )
 
 
 def _query_object(body: Any) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from qala.hub.temporal.reading import (
     series_digest,
 )
 from qala.hub.temporal.writing import (
+    ROLLUP_FIGURES,
     Point,
     append_points,
     dialect_insert,
@@ -128,18 +129,8 @@ def read_rollup(
     if grain not in ("hour", "day"):
         raise ValueError(f"grain must be hour or day, not {grain!r}")
     rows = read_rollups(db, city_id, [entity_id], [attribute], grain, start, end)
-    names = (
-        "count",
-        "numeric_count",
-        "total",
-        "total_squares",
-        "minimum",
-        "maximum",
-        "first_at",
-        "last_at",
-    )
     return [
-        Bucket(row["bucket"], *(row[n] for n in names))
+        Bucket(row["bucket"], *(row[n] for n in ROLLUP_FIGURES))
         for row in rows
         if row["dataset_id"] == dataset_id
     ]
