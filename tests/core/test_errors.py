@@ -178,3 +178,17 @@ def test_a_locked_database_is_a_503_not_a_500(app: FastAPI) -> None:
     assert response.status_code == 503
     assert response.headers["retry-after"] == "1"
     assert response.json()["type"].endswith("/busy")
+
+
+def test_a_lost_database_connection_is_a_503(app: FastAPI) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    @app.get("/api/test-lost")
+    def lost() -> None:
+        error = OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+        error.connection_invalidated = True
+        raise error
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/api/test-lost")
+    assert response.status_code == 503

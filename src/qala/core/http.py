@@ -97,7 +97,10 @@ def install_error_handlers(app: FastAPI) -> None:
         return response
 
     async def on_database_busy(request: Request, exc: Exception) -> Response:
-        if "locked" not in str(exc) and "could not serialize" not in str(exc):
+        transient = getattr(exc, "connection_invalidated", False) or any(
+            sign in str(exc) for sign in ("locked", "could not serialize", "connection")
+        )
+        if not transient:  # a lost connection (database restart) or a lock: retry later
             return await on_crash(request, exc)
         log.warning("database busy on %s %s", request.method, request.url.path)
         response = problem_response(
