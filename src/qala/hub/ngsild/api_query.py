@@ -13,7 +13,6 @@ from fastapi import APIRouter, Request, Response
 
 from qala.core.deps import DbSession
 from qala.hub import service
-from qala.hub.ngsild.api_entities import entity_query, respond_entities
 from qala.hub.ngsild.context import TermMap
 from qala.hub.ngsild.errors import BadRequestData
 from qala.hub.ngsild.http import (
@@ -23,6 +22,7 @@ from qala.hub.ngsild.http import (
     parse_options,
     term_map_for,
 )
+from qala.hub.ngsild.listing import entity_query, respond_entities
 from qala.hub.ngsild.model import check_uri
 from qala.hub.ngsild.query import parse_type_selection
 from qala.hub.ngsild.render import View

@@ -9,10 +9,10 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from qala.core.deps import DbSession
-from qala.hub.ngsild.api_entities import entity_query
 from qala.hub.ngsild.context import TermMap
 from qala.hub.ngsild.errors import AlreadyExists, BadRequestData, ResourceNotFound
 from qala.hub.ngsild.http import Body, ReadCity, WriteCity, accepted, respond, term_map_for
+from qala.hub.ngsild.listing import entity_query
 from qala.hub.ngsild.model import check_uri, format_time, now_iso, parse_instance, parse_time
 from qala.hub.ngsild.render import View
 from qala.hub.runtime import hub_of
