@@ -63,15 +63,20 @@ class Hub:
                     listener(db, change)
 
 
-def _bbox(entity: Entity) -> tuple[float, float, float, float] | None:
-    """The box around every ``location`` instance (the geo-query pre-filter)."""
-    from shapely.geometry import shape
+def location_bbox(entity: Entity) -> tuple[float, float, float, float] | None:
+    """The box (lon/lat) around every ``location`` instance: the geo-query pre-filter."""
+    boxes = []
+    for instance in entity["attrs"].get(LOCATION, []):
+        if instance.get("type") != "GeoProperty":
+            continue
+        value = instance["value"]
+        if value.get("type") == "Point":
+            lon, lat = (float(c) for c in value["coordinates"][:2])
+            boxes.append((lon, lat, lon, lat))
+        else:
+            from shapely.geometry import shape
 
-    boxes = [
-        shape(instance["value"]).bounds
-        for instance in entity["attrs"].get(LOCATION, [])
-        if instance.get("type") == "GeoProperty"
-    ]
+            boxes.append(tuple(shape(value).bounds))
     if not boxes:
         return None
     return (
@@ -85,7 +90,7 @@ def _bbox(entity: Entity) -> tuple[float, float, float, float] | None:
 def _apply_row(row: HubEntity, entity: Entity) -> None:
     row.data = entity
     row.modified_at = utcnow()
-    box = _bbox(entity)
+    box = location_bbox(entity)
     row.min_lon, row.min_lat, row.max_lon, row.max_lat = box if box else (None,) * 4
 
 

@@ -19,7 +19,7 @@ from qala.core.db import utcnow
 from qala.hub.ingest.measure import Reading
 from qala.hub.models import HubEntity, HubEntityType
 from qala.hub.ngsild.model import LOCATION, now_iso
-from qala.hub.service import Change, Hub
+from qala.hub.service import Change, Hub, location_bbox
 
 Entity = dict[str, Any]
 Instance = dict[str, Any]
@@ -248,19 +248,3 @@ def _update_changed(db: Session, targets: dict[str, _Target]) -> int:
             statement = update(table).where(table.c.id == bindparam("pk")).values(columns)
             db.execute(statement, group)
     return len(rows)
-
-
-def location_bbox(entity: Entity) -> tuple[float, float, float, float] | None:
-    """Bounding box (lon/lat) of the entity's ``location`` GeoProperty, for geo pre-filters."""
-    for instance in entity["attrs"].get(LOCATION, []):
-        if instance.get("type") != "GeoProperty":
-            continue
-        value = instance["value"]
-        if value.get("type") == "Point":
-            lon, lat = value["coordinates"][:2]
-            return float(lon), float(lat), float(lon), float(lat)
-        from shapely.geometry import shape
-
-        minx, miny, maxx, maxy = shape(value).bounds
-        return minx, miny, maxx, maxy
-    return None
