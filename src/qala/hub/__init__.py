@@ -16,5 +16,5 @@ module = Module(
     pages="qala.hub.pages:router",
     tiles="qala.hub.pages:TILES",
     cli="qala.hub.cli:app",
-    workers="qala.hub.subscriptions.notify:start",
+    workers="qala.hub.runtime:start_workers",
 )

@@ -46,6 +46,7 @@ def ingest(
         tune_gc,
     )
     from qala.hub.runtime import default_hub
+    from qala.hub.temporal.pending import RollupWorker
     from qala.settings import Settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -55,8 +56,9 @@ def ingest(
             "Set QALA_MQTT_URL (e.g. mqtt://127.0.0.1:1883) to consume from a broker.", err=True
         )
         raise typer.Exit(2)
+    database = ingest_database(settings.effective_database_url)
     consumer = IngestConsumer(
-        ingest_database(settings.effective_database_url),
+        database,
         ConsumerSettings(
             url=settings.mqtt_url,
             client_id=client_id,
@@ -75,7 +77,26 @@ def ingest(
         signal.signal(signum, lambda *_args: consumer.stop())
     typer.echo(f"Consuming measurements from {settings.mqtt_url}; SIGTERM stops.")
     tune_gc()
-    consumer.run()
+    rollups = RollupWorker(database)
+    rollups.start()
+    try:
+        consumer.run()
+    finally:
+        rollups.stop()
+
+
+@app.command("settle")
+def settle_rollups() -> None:
+    """Add every pending history batch to the hourly and daily roll-ups now."""
+    from qala.core.db import Database
+    from qala.hub.temporal.pending import settle
+    from qala.settings import Settings
+
+    database = Database.from_url(Settings().effective_database_url)
+    with database.session() as db:
+        drained = settle(db)
+        db.commit()
+    typer.echo(f"Added {drained} pending batches to the roll-ups.")
 
 
 @app.command("prune")

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from fastapi import Request
 
 from qala.hub.service import Hub
 from qala.hub.subscriptions.service import match_change
 from qala.hub.temporal.history import record_change, record_changes
+
+if TYPE_CHECKING:
+    from qala.core.runtime import Runtime
 
 
 def default_hub() -> Hub:
@@ -21,3 +27,18 @@ def hub_of(request: Request) -> Hub:
         hub = default_hub()
         request.app.state.hub = hub
     return hub
+
+
+def start_workers(runtime: Runtime) -> Callable[[], None]:
+    """The hub manifest's ``workers``: notification delivery and the roll-up drainer; returns
+    one stop for both."""
+    from qala.hub.subscriptions import notify
+    from qala.hub.temporal import pending
+
+    stops = [notify.start(runtime), pending.start(runtime)]
+
+    def stop() -> None:
+        for each in reversed(stops):
+            each()
+
+    return stop

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Float,
     ForeignKey,
     Integer,
@@ -20,7 +21,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TIMESTAMP
 from sqlalchemy.orm import Mapped, mapped_column
 
 from qala.core.db import Base, CityOwned, JsonDocument, utcnow
@@ -35,6 +36,7 @@ FLAG_INTEGER = 4  # the numeric value was a JSON integer (kept so it renders bac
 #: A JSON document where Python None is SQL NULL (not the JSON text 'null').
 NullableJson = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 VALUES_TABLE = "hub_temporal_values"
+TIMESTAMPTZ = TIMESTAMP(timezone=True)
 PARTITION_BY = "RANGE (observed_at)"
 
 
@@ -99,6 +101,34 @@ class HubTemporalDaily(_Rollup, Base):
     __table_args__ = (
         PrimaryKeyConstraint("city_id", "entity_id", "attribute", "dataset_id", "bucket"),
     )
+
+
+def _column_of(item_type: Any) -> Any:
+    """An array column on PostgreSQL (a JSON list elsewhere, where it stays unused)."""
+    return mapped_column(JSON().with_variant(ARRAY(item_type), "postgresql"))
+
+
+class HubTemporalPending(CityOwned, Base):
+    """Hourly roll-up deltas of one committed history batch, not yet added to the roll-ups
+    (PostgreSQL only; see pending.py). Column arrays, one element per (series, hour)."""
+
+    __tablename__ = "hub_temporal_pending"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    entity_ids: Mapped[list[str]] = _column_of(String)
+    attributes: Mapped[list[str]] = _column_of(String)
+    dataset_ids: Mapped[list[str]] = _column_of(String)
+    buckets: Mapped[list[dt.datetime]] = _column_of(TIMESTAMPTZ)
+    counts: Mapped[list[int]] = _column_of(Integer)
+    numeric_counts: Mapped[list[int]] = _column_of(Integer)
+    totals: Mapped[list[float]] = _column_of(Float)
+    total_squares: Mapped[list[float]] = _column_of(Float)
+    minimums: Mapped[list[float | None]] = _column_of(Float)
+    maximums: Mapped[list[float | None]] = _column_of(Float)
+    first_ats: Mapped[list[dt.datetime]] = _column_of(TIMESTAMPTZ)
+    last_ats: Mapped[list[dt.datetime]] = _column_of(TIMESTAMPTZ)
 
 
 class HubTemporalEntity(CityOwned, Base):

@@ -25,6 +25,7 @@ from qala.hub.temporal.models import (
     HubTemporalHourly,
     HubTemporalValue,
 )
+from qala.hub.temporal.pending import settle
 
 TIME_PROPERTIES = ("observedAt", "createdAt", "modifiedAt", "deletedAt")
 INSTANCE_PREFIX = "urn:ngsi-ld:Instance:"
@@ -249,6 +250,7 @@ def read_rollups(
     end: dt.datetime | None,
 ) -> list[dict[str, Any]]:
     """Roll-up buckets (``grain`` = hour or day) starting in ``[start, end)``, oldest first."""
+    settle(db)
     table = HubTemporalHourly if grain == "hour" else HubTemporalDaily
     query = select(table.__table__).where(
         table.city_id == city_id, table.entity_id.in_(list(entity_ids))

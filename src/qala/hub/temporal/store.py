@@ -19,6 +19,7 @@ from qala.hub.temporal.models import (
     HubTemporalHourly,
     HubTemporalValue,
 )
+from qala.hub.temporal.pending import settle
 from qala.hub.temporal.reading import (
     StoredInstance,
     Window,
@@ -243,6 +244,7 @@ def delete_entity(db: Session, city_id: int, entity_id: str) -> bool:
     head = db.scalar(_heads(db, city_id).where(HubTemporalEntity.entity_id == entity_id))
     if head is None:
         return False
+    settle(db)  # or pending deltas would bring its roll-ups back
     for table in (HubTemporalValue, HubTemporalHourly, HubTemporalDaily):
         db.execute(delete(table).where(*_series_filter(city_id, entity_id, table)))
     db.delete(head)
@@ -262,6 +264,7 @@ def delete_attribute(
     """Delete the history of one attribute (its default instance, one datasetId, or every
     datasetId with ``delete_all``); returns how many instances went."""
     rows = 0
+    settle(db)  # or pending deltas would bring its roll-ups back
     for table in (HubTemporalValue, HubTemporalHourly, HubTemporalDaily):
         where = [*_series_filter(city_id, entity_id, table), table.attribute == attribute]
         if not delete_all:

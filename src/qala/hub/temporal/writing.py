@@ -2,9 +2,10 @@
 attribute, datasetId, observed_at), and only the rows actually inserted are rolled up into the
 hourly and daily summaries (a duplicate never counts twice, a late point lands in its bucket).
 
-PostgreSQL: one statement per batch (``jsonb_to_recordset`` source, or COPY into a staging
-table for big batches) whose CTEs insert the rows ``ON CONFLICT DO NOTHING RETURNING`` and
-upsert both roll-ups from what came back. SQLite: the same with executemany and RETURNING."""
+PostgreSQL: one statement per batch (``jsonb_to_recordset`` source, or a binary COPY into a
+staging table for big batches) whose CTEs insert the rows ``ON CONFLICT DO NOTHING RETURNING``
+and record the hourly deltas of what came back as pending (``pending.py`` adds them to the
+roll-ups off the write path). SQLite: executemany with RETURNING, then the roll-up upserts."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from psycopg.types.json import Jsonb
 from sqlalchemy import case, delete, func, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -30,7 +32,8 @@ from qala.hub.temporal.models import (
     HubTemporalValue,
 )
 from qala.hub.temporal.partitions import ensure_partitions, is_partitioned
-from qala.hub.temporal.sql import COPY_COLUMNS, PG_UPSERT, STAGING_TABLE
+from qala.hub.temporal.pending import settle
+from qala.hub.temporal.sql import COPY_COLUMNS, COPY_TYPES, PG_UPSERT, STAGING_TABLE
 
 COPY_THRESHOLD = 2000  # rows from which PostgreSQL writes go through COPY
 CHUNK = 500  # rows per multi-row statement on SQLite
@@ -144,14 +147,24 @@ def _copy_to_staging(db: Session, rows: list[Row]) -> None:
     raw = db.connection().connection.dbapi_connection
     assert raw is not None
     with raw.cursor() as cursor:  # type: ignore[attr-defined]
-        statement = f"COPY {STAGING_TABLE} ({', '.join(COPY_COLUMNS)}) FROM STDIN"
+        statement = f"COPY {STAGING_TABLE} ({', '.join(COPY_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
         with cursor.copy(statement) as copy:
+            copy.set_types(COPY_TYPES)
             for row in rows:
+                data = row["data"]
                 copy.write_row(
-                    [
-                        json.dumps(row[c]) if c == "data" and row[c] is not None else row[c]
-                        for c in COPY_COLUMNS
-                    ]
+                    (
+                        row["city_id"],
+                        row["entity_id"],
+                        row["attribute"],
+                        row["dataset_id"],
+                        row["observed_at"],
+                        row["kind"],
+                        row["value"],
+                        None if data is None else Jsonb(data),
+                        row["created_at"],
+                        row["modified_at"],
+                    )
                 )
 
 
@@ -300,6 +313,7 @@ def recompute_buckets(
 ) -> None:
     """Recompute the hourly and daily buckets holding ``moments`` from the history rows
     (after an instance was changed or deleted: a minimum cannot be subtracted)."""
+    settle(db)  # pending deltas of these buckets would otherwise be added on top
     series = {
         "city_id": city_id,
         "entity_id": entity_id,
