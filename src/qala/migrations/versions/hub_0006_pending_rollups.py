@@ -6,6 +6,7 @@ Create Date: 2026-11-24
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -17,7 +18,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 TIMESTAMPTZ = postgresql.TIMESTAMP(timezone=True)
-ARRAYS = {
+ARRAYS: dict[str, Any] = {
     "entity_ids": sa.String(),
     "attributes": sa.String(),
     "dataset_ids": sa.String(),
