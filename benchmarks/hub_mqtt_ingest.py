@@ -165,7 +165,7 @@ def profiled(target: Any, enabled: bool) -> Any:
         profile.runcall(target)
         stats = pstats.Stats(profile, stream=sys.stderr)
         stats.sort_stats("tottime").print_stats(30)
-        stats.print_callers("execute")
+        stats.sort_stats("cumulative").print_stats(r"qala", 40)
 
     return run
 
@@ -196,8 +196,10 @@ def start_publishers(port: int, args: argparse.Namespace) -> tuple[list[Any], An
 
 
 def run(kind: str, args: argparse.Namespace) -> None:
-    from qala.hub.ingest.mqtt import ConsumerSettings, IngestConsumer, ingest_database, tune_gc
+    from qala.core.runtime import tune_gc
+    from qala.hub.ingest.mqtt import ConsumerSettings, IngestConsumer, ingest_database
     from qala.hub.runtime import default_hub
+    from qala.hub.temporal.pending import RollupWorker
 
     url = fresh_database(kind, "qala_bench_mqtt")
     city_id, _key = seed_city(url)
@@ -212,10 +214,11 @@ def run(kind: str, args: argparse.Namespace) -> None:
         queue_size=max(10_000, 2 * args.batch_size),
         receive_maximum=max(20_000, 4 * args.batch_size),
     )
-    consumer = IngestConsumer(
-        ingest_database(url), settings, hub=default_hub(), on_commit=meter.on_commit
-    )
-    tune_gc()  # as ``qala hub ingest`` does
+    database = ingest_database(url)
+    consumer = IngestConsumer(database, settings, hub=default_hub(), on_commit=meter.on_commit)
+    rollups = RollupWorker(database)  # as ``qala hub ingest`` does: roll-ups drained meanwhile
+    rollups.start()
+    tune_gc()
     thread = threading.Thread(target=profiled(consumer.run, args.profile), daemon=True)
     thread.start()
     consumer.subscribed.wait(10)
@@ -230,6 +233,7 @@ def run(kind: str, args: argparse.Namespace) -> None:
         time.sleep(0.1)
     consumer.stop()
     thread.join(30)
+    rollups.stop()
     broker.terminate()
     broker.wait()
     report(kind, args, meter, started, sent, acked)

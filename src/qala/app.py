@@ -23,7 +23,7 @@ from qala.core.http import (
     install_error_handlers,
 )
 from qala.core.modules import enabled_modules, handlers_of, import_models, tiles_of
-from qala.core.runtime import Runtime
+from qala.core.runtime import Runtime, tune_gc
 from qala.core.templating import build_templates
 from qala.settings import Settings
 
@@ -54,9 +54,10 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         stops = []
-        if start_workers:
+        if start_workers:  # a serving process (tests build apps without workers)
             bus.start(settings.event_poll_seconds)
             stops = [module.load("workers")(runtime) for module in modules if module.workers]
+            tune_gc()
         try:
             yield
         finally:

@@ -39,11 +39,11 @@ def ingest(
     import logging
     import signal
 
+    from qala.core.runtime import tune_gc
     from qala.hub.ingest.mqtt import (
         ConsumerSettings,
         IngestConsumer,
         ingest_database,
-        tune_gc,
     )
     from qala.hub.runtime import default_hub
     from qala.hub.temporal.pending import RollupWorker

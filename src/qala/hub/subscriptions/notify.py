@@ -5,6 +5,7 @@ background (started by the app, or alone by ``qala hub notify``)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import threading
@@ -57,11 +58,15 @@ def deliver_due(
         if run_periodic(db, now):
             db.commit()
     sent = 0
-    with httpx.Client(timeout=policy.timeout) as client:
+    with contextlib.ExitStack() as stack:
+        client: httpx.Client | None = None  # made on first need: building one costs ms
         for _round in range(1000):
             batch, progressed = _claim(database, now or utcnow(), policy)
             outcomes: list[tuple[Claimed, str | None]] = []
+            if batch and client is None:
+                client = stack.enter_context(httpx.Client(timeout=policy.timeout))
             for _pk, group in groupby(batch, key=lambda item: item.subscription_pk):
+                assert client is not None
                 outcomes.extend(_send_in_order(list(group), client, policy))
             _record(database, outcomes, now or utcnow(), policy)
             sent += sum(error is None for _item, error in outcomes)
