@@ -85,6 +85,10 @@ def connection(engine: Engine) -> Iterator[Connection]:
         transaction = connection.begin()
         yield connection
         transaction.rollback()
+    # Series numbers cached from the test's (savepoint) commits were rolled back with it.
+    from qala.hub.temporal import series
+
+    series.forget()
 
 
 @pytest.fixture

@@ -22,7 +22,8 @@ from qala.core.db import Database
 from qala.hub import service
 from qala.hub.ingest import provision
 from qala.hub.ingest.registry import DeviceRegistry
-from qala.hub.temporal.models import HubTemporalValue
+from qala.hub.temporal.models import HubTemporalSeries, HubTemporalValue
+from qala.hub.temporal.reading import JOINED
 from tests.conftest import make_city
 from tests.hub.iot_support import (
     PrivateBroker,
@@ -85,8 +86,10 @@ def stored_history(database: Database, city_id: int) -> list[tuple[str, int, flo
     with database.session() as db:
         rows = db.execute(
             select(
-                HubTemporalValue.entity_id, HubTemporalValue.observed_at, HubTemporalValue.value
-            ).where(HubTemporalValue.city_id == city_id, HubTemporalValue.attribute == TEMPERATURE)
+                HubTemporalSeries.entity_id, HubTemporalValue.observed_at, HubTemporalValue.value
+            )
+            .select_from(JOINED)
+            .where(HubTemporalSeries.city_id == city_id, HubTemporalSeries.attribute == TEMPERATURE)
         )
         return [(entity, _ms(moment), value) for entity, moment, value in rows]
 
@@ -99,8 +102,8 @@ def history_size(database: Database, city_id: int) -> int:
     with database.session() as db:
         query = (
             select(func.count())
-            .select_from(HubTemporalValue)
-            .where(HubTemporalValue.city_id == city_id, HubTemporalValue.attribute == TEMPERATURE)
+            .select_from(JOINED)
+            .where(HubTemporalSeries.city_id == city_id, HubTemporalSeries.attribute == TEMPERATURE)
         )
         return int(db.scalar(query) or 0)
 

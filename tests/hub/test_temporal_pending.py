@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from qala.core.cities import City
 from qala.core.db import Database
 from qala.hub.temporal import pending, store
-from qala.hub.temporal.models import HubTemporalHourly, HubTemporalPending
+from qala.hub.temporal.models import HubTemporalHourly, HubTemporalPending, HubTemporalSeries
 from qala.hub.temporal.store import Point
 from qala.hub.temporal.writing import COPY_THRESHOLD
 
@@ -35,7 +35,8 @@ def stored_hours(db: Session, city: City) -> list[tuple[int, float, float | None
     """Hourly roll-up rows as stored, without settling."""
     rows = db.execute(
         select(HubTemporalHourly.count, HubTemporalHourly.total, HubTemporalHourly.maximum)
-        .where(HubTemporalHourly.city_id == city.id, HubTemporalHourly.entity_id == METER)
+        .join(HubTemporalSeries, HubTemporalSeries.id == HubTemporalHourly.series_id)
+        .where(HubTemporalSeries.city_id == city.id, HubTemporalSeries.entity_id == METER)
         .order_by(HubTemporalHourly.bucket)
     )
     return [tuple(row) for row in rows]  # type: ignore[misc]

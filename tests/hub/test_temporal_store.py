@@ -191,7 +191,7 @@ def test_rows_far_in_the_past_or_future_are_not_lost(db: Session, city: City) ->
     # When such a month later gets its partition, its rows move there and stay readable.
     partitions.create_partition(db, partitions.Month(2999, 1))
     assert db.execute(stranded).scalar() == 1
-    assert db.execute(text("SELECT count(*) FROM hub_temporal_values_p299901")).scalar() == 1
+    assert db.execute(text("SELECT count(*) FROM hub_temporal_instances_p299901")).scalar() == 1
     assert len(store.read_series(db, city.id, METER, FLOW)) == 2
 
 

@@ -61,4 +61,4 @@ class HubContext(Base):
 
 from qala.hub.ingest.models import HubIotDevice, HubIotGroup  # noqa: E402,F401
 from qala.hub.subscriptions.models import HubNotification, HubSubscription  # noqa: E402,F401
-from qala.hub.temporal.models import HubTemporalValue  # noqa: E402,F401
+from qala.hub.temporal.models import HubTemporalSeries, HubTemporalValue  # noqa: E402,F401

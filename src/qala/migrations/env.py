@@ -13,7 +13,7 @@ config = context.config
 
 
 def _compared_by_autogenerate(name: str | None, type_: str, _parents: object) -> bool:
-    """False for the partitions of a partitioned table (``hub_temporal_values_p202408``,
+    """False for the partitions of a partitioned table (``hub_temporal_instances_p202408``,
     ``..._default``): the application creates and drops them at run time, so autogenerate
     must not compare them (the partitioned parent itself is compared as usual)."""
     if type_ != "table" or not name or name in Base.metadata.tables:

@@ -23,9 +23,16 @@ from qala.hub.temporal.models import (
     KIND_TIME_MASK,
     HubTemporalDaily,
     HubTemporalHourly,
+    HubTemporalSeries,
     HubTemporalValue,
 )
 from qala.hub.temporal.pending import settle
+
+SERIES = HubTemporalSeries
+#: History rows with their series' key columns.
+JOINED = HubTemporalValue.__table__.join(
+    HubTemporalSeries.__table__, HubTemporalSeries.id == HubTemporalValue.series_id
+)
 
 TIME_PROPERTIES = ("observedAt", "createdAt", "modifiedAt", "deletedAt")
 INSTANCE_PREFIX = "urn:ngsi-ld:Instance:"
@@ -153,14 +160,14 @@ def _conditions(
     column = _time_column(window.timeproperty)
     kind = value.kind.op("&")(KIND_TIME_MASK)
     where = [
-        value.city_id == city_id,
-        value.entity_id.in_(list(entity_ids)),
+        SERIES.city_id == city_id,
+        SERIES.entity_id.in_(list(entity_ids)),
         kind == KIND_DELETED if window.timeproperty == "deletedAt" else kind != KIND_DELETED,
     ]
     if attributes is not None:
-        where.append(value.attribute.in_(list(attributes)))
+        where.append(SERIES.attribute.in_(list(attributes)))
     if datasets is not None:
-        where.append(value.dataset_id.in_(list(datasets)))
+        where.append(SERIES.dataset_id.in_(list(datasets)))
     if window.start is not None:
         where.append(column >= window.start)
     if window.end is not None:
@@ -186,9 +193,9 @@ def read_instances(
         return []
     value = HubTemporalValue
     columns = [
-        value.entity_id,
-        value.attribute,
-        value.dataset_id,
+        SERIES.entity_id,
+        SERIES.attribute,
+        SERIES.dataset_id,
         value.observed_at,
         value.kind,
         value.value,
@@ -198,9 +205,9 @@ def read_instances(
         columns += [value.created_at, value.modified_at]
     where = _conditions(city_id, entity_ids, attributes, window, datasets)
     column = _time_column(window.timeproperty)
-    order = (value.entity_id, value.attribute, value.dataset_id, column)
+    order = (SERIES.entity_id, SERIES.attribute, SERIES.dataset_id, column)
     query = (
-        select(*columns).where(*where).order_by(*order)
+        select(*columns).select_from(JOINED).where(*where).order_by(*order)
         if last_n is None
         else _newest(columns, where, column, last_n)
     )
@@ -214,10 +221,13 @@ def read_instances(
 
 def _newest(columns: list[Any], where: list[Any], column: Any, last_n: int) -> Select[Any]:
     """The newest ``last_n`` rows of each series, oldest first."""
-    value = HubTemporalValue
-    series = (value.entity_id, value.attribute, value.dataset_id)
-    rank = func.row_number().over(partition_by=series, order_by=column.desc()).label("rank")
-    ranked = select(*columns, column.label("t"), rank).where(*where).subquery()
+    series = (SERIES.entity_id, SERIES.attribute, SERIES.dataset_id)
+    rank = (
+        func.row_number()
+        .over(partition_by=HubTemporalValue.series_id, order_by=column.desc())
+        .label("rank")
+    )
+    ranked = select(*columns, column.label("t"), rank).select_from(JOINED).where(*where).subquery()
     return (
         select(*(ranked.c[c.key] for c in columns))
         .where(ranked.c.rank <= last_n)
@@ -236,7 +246,7 @@ def entities_having(
     if not entity_ids:
         return set()
     where = _conditions(city_id, entity_ids, attributes, window, None)
-    query = select(HubTemporalValue.entity_id).where(*where).distinct()
+    query = select(SERIES.entity_id).select_from(JOINED).where(*where).distinct()
     return {str(entity_id) for entity_id in db.scalars(query)}
 
 
@@ -252,16 +262,19 @@ def read_rollups(
     """Roll-up buckets (``grain`` = hour or day) starting in ``[start, end)``, oldest first."""
     settle(db)
     table = HubTemporalHourly if grain == "hour" else HubTemporalDaily
-    query = select(table.__table__).where(
-        table.city_id == city_id, table.entity_id.in_(list(entity_ids))
+    figures = [c for c in table.__table__.c if c.key not in ("series_id", "city_id")]
+    query = (
+        select(SERIES.entity_id, SERIES.attribute, SERIES.dataset_id, *figures)
+        .select_from(table.__table__.join(SERIES.__table__, SERIES.id == table.series_id))
+        .where(SERIES.city_id == city_id, SERIES.entity_id.in_(list(entity_ids)))
     )
     if attributes is not None:
-        query = query.where(table.attribute.in_(list(attributes)))
+        query = query.where(SERIES.attribute.in_(list(attributes)))
     if start is not None:
         query = query.where(table.bucket >= start)
     if end is not None:
         query = query.where(table.bucket < end)
-    order = (table.entity_id, table.attribute, table.dataset_id, table.bucket)
+    order = (SERIES.entity_id, SERIES.attribute, SERIES.dataset_id, table.bucket)
     return [dict(row._mapping) for row in db.execute(query.order_by(*order))]
 
 

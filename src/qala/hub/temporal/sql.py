@@ -11,14 +11,12 @@ series that got a point every second costs one roll-up update per drain, not one
 
 from __future__ import annotations
 
-from qala.hub.temporal.models import KIND_DELETED, KIND_TIME_MASK
+from qala.hub.temporal.models import KIND_DELETED, KIND_TIME_MASK, VALUES_TABLE
 
 STAGING_TABLE = "qala_temporal_staging"
 COPY_COLUMNS = (
+    "series_id",
     "city_id",
-    "entity_id",
-    "attribute",
-    "dataset_id",
     "observed_at",
     "kind",
     "value",
@@ -29,9 +27,7 @@ COPY_COLUMNS = (
 #: PostgreSQL types of COPY_COLUMNS, for binary COPY.
 COPY_TYPES = (
     "int4",
-    "text",
-    "text",
-    "text",
+    "int4",
     "timestamptz",
     "int2",
     "float8",
@@ -39,10 +35,9 @@ COPY_TYPES = (
     "timestamptz",
     "timestamptz",
 )
-_KEY = "city_id, entity_id, attribute, dataset_id"
 _DELTAS = (
-    "entity_ids, attributes, dataset_ids, buckets, counts, numeric_counts, totals, "
-    "total_squares, minimums, maximums, first_ats, last_ats"
+    "series_ids, buckets, counts, numeric_counts, totals, total_squares, minimums, maximums, "
+    "first_ats, last_ats"
 )
 _COLUMNS = ", ".join(COPY_COLUMNS)
 
@@ -50,24 +45,24 @@ _COLUMNS = ", ".join(COPY_COLUMNS)
 PG_UPSERT = f"""  -- one batch of history rows, and its hourly deltas for the roll-ups
 WITH src AS ({{source}}),
 ins AS (
-  INSERT INTO hub_temporal_values ({_COLUMNS})
+  INSERT INTO {VALUES_TABLE} ({_COLUMNS})
   SELECT {_COLUMNS} FROM src
   ON CONFLICT DO NOTHING
-  RETURNING {_KEY}, observed_at, kind, value
+  RETURNING series_id, city_id, observed_at, kind, value
 ),
 hours AS (
-  SELECT {_KEY}, date_trunc('hour', observed_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS b,
+  SELECT city_id, series_id,
+      date_trunc('hour', observed_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS b,
       count(*) AS c, count(value) AS nc, coalesce(sum(value), 0) AS t,
       coalesce(sum(value * value), 0) AS tq, min(value) AS mn, max(value) AS mx,
       min(observed_at) AS fa, max(observed_at) AS la
   FROM ins WHERE kind & {KIND_TIME_MASK} <> {KIND_DELETED}
-  GROUP BY 1, 2, 3, 4, 5
+  GROUP BY 1, 2, 3
 ),
 pending AS (
   INSERT INTO hub_temporal_pending (city_id, {_DELTAS})
-  SELECT city_id, array_agg(entity_id), array_agg(attribute), array_agg(dataset_id),
-      array_agg(b), array_agg(c), array_agg(nc), array_agg(t), array_agg(tq), array_agg(mn),
-      array_agg(mx), array_agg(fa), array_agg(la)
+  SELECT city_id, array_agg(series_id), array_agg(b), array_agg(c), array_agg(nc),
+      array_agg(t), array_agg(tq), array_agg(mn), array_agg(mx), array_agg(fa), array_agg(la)
   FROM hours GROUP BY city_id
   RETURNING 1
 )
@@ -78,12 +73,12 @@ def _rollup(table: str, grain: str) -> str:
     # Rows are upserted in key order, so two drains never lock roll-up rows in opposite orders.
     return f"""
 {table} AS (
-  INSERT INTO hub_temporal_{table} AS r ({_KEY}, bucket, count, numeric_count, total,
-      total_squares, minimum, maximum, first_at, last_at)
-  SELECT city_id, e, a, d, date_trunc('{grain}', b AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
+  INSERT INTO hub_temporal_{table} AS r (series_id, city_id, bucket, count, numeric_count,
+      total, total_squares, minimum, maximum, first_at, last_at)
+  SELECT s, city_id, date_trunc('{grain}', b AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
       sum(c), sum(nc), sum(t), sum(tq), min(mn), max(mx), min(fa), max(la)
-  FROM deltas GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
-  ON CONFLICT ({_KEY}, bucket) DO UPDATE SET
+  FROM deltas GROUP BY 1, 2, 3 ORDER BY 1, 3
+  ON CONFLICT (series_id, bucket) DO UPDATE SET
     count = r.count + excluded.count,
     numeric_count = r.numeric_count + excluded.numeric_count,
     total = r.total + excluded.total,
@@ -107,7 +102,7 @@ WITH taken AS (
 ),
 deltas AS (
   SELECT taken.city_id, u.*
-  FROM taken, unnest({_DELTAS}) AS u(e, a, d, b, c, nc, t, tq, mn, mx, fa, la)
+  FROM taken, unnest({_DELTAS}) AS u(s, b, c, nc, t, tq, mn, mx, fa, la)
 ),"""  # noqa: S608 - constant identifiers only
     + _rollup("hourly", "hour")
     + ","

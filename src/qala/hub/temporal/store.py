@@ -17,10 +17,12 @@ from qala.hub.temporal.models import (
     HubTemporalDaily,
     HubTemporalEntity,
     HubTemporalHourly,
+    HubTemporalSeries,
     HubTemporalValue,
 )
 from qala.hub.temporal.pending import settle
 from qala.hub.temporal.reading import (
+    JOINED,
     StoredInstance,
     Window,
     parse_instance_id,
@@ -28,6 +30,7 @@ from qala.hub.temporal.reading import (
     read_rollups,
     series_digest,
 )
+from qala.hub.temporal.series import numbers_of
 from qala.hub.temporal.writing import (
     ROLLUP_FIGURES,
     Point,
@@ -235,8 +238,9 @@ def ensure_entities(
             upsert_entity(db, city_id, entity_id, entity_types)
 
 
-def _series_filter(city_id: int, entity_id: str, table: Any = HubTemporalValue) -> list[Any]:
-    return [table.city_id == city_id, table.entity_id == entity_id]
+def _of_series(table: Any, numbers: Any) -> Any:
+    """Rows of ``table`` (history or a roll-up) in the series a sub-select names."""
+    return table.series_id.in_(numbers)
 
 
 def delete_entity(db: Session, city_id: int, entity_id: str) -> bool:
@@ -246,8 +250,8 @@ def delete_entity(db: Session, city_id: int, entity_id: str) -> bool:
         return False
     settle(db)  # or pending deltas would bring its roll-ups back
     for table in (HubTemporalValue, HubTemporalHourly, HubTemporalDaily):
-        db.execute(delete(table).where(*_series_filter(city_id, entity_id, table)))
-    db.delete(head)
+        db.execute(delete(table).where(_of_series(table, numbers_of(city_id, entity_id))))
+    db.delete(head)  # the series keep their numbers (see series.py)
     db.flush()
     return True
 
@@ -265,11 +269,11 @@ def delete_attribute(
     datasetId with ``delete_all``); returns how many instances went."""
     rows = 0
     settle(db)  # or pending deltas would bring its roll-ups back
+    numbers = numbers_of(city_id, entity_id, [attribute])
+    if not delete_all:
+        numbers = numbers.where(HubTemporalSeries.dataset_id == (dataset_id or ""))
     for table in (HubTemporalValue, HubTemporalHourly, HubTemporalDaily):
-        where = [*_series_filter(city_id, entity_id, table), table.attribute == attribute]
-        if not delete_all:
-            where.append(table.dataset_id == (dataset_id or ""))
-        result = db.execute(delete(table).where(*where))
+        result = db.execute(delete(table).where(_of_series(table, numbers)))
         if table is HubTemporalValue:
             rows = int(getattr(result, "rowcount", 0) or 0)
     return rows
@@ -283,21 +287,24 @@ def find_instance(
     if parsed is None:
         return None
     digest, moment = parsed
-    value = HubTemporalValue
+    value, series = HubTemporalValue, HubTemporalSeries
     rows = db.execute(
         select(
-            value.entity_id,
-            value.attribute,
-            value.dataset_id,
+            series.entity_id,
+            series.attribute,
+            series.dataset_id,
             value.observed_at,
             value.kind,
             value.value,
             value.data,
             value.created_at,
             value.modified_at,
-        ).where(
-            *_series_filter(city_id, entity_id),
-            value.attribute == attribute,
+        )
+        .select_from(JOINED)
+        .where(
+            series.city_id == city_id,
+            series.entity_id == entity_id,
+            series.attribute == attribute,
             value.observed_at == moment,
         )
     )
@@ -310,12 +317,20 @@ def find_instance(
 
 def _row_filter(city_id: int, row: StoredInstance, at: dt.datetime | None = None) -> list[Any]:
     """The key of one history row (optionally at another time)."""
-    value = HubTemporalValue
+    series = HubTemporalSeries
+    number = (
+        select(series.id)
+        .where(
+            series.city_id == city_id,
+            series.entity_id == row.entity_id,
+            series.attribute == row.attribute,
+            series.dataset_id == row.dataset_id,
+        )
+        .scalar_subquery()
+    )
     return [
-        *_series_filter(city_id, row.entity_id),
-        value.attribute == row.attribute,
-        value.dataset_id == row.dataset_id,
-        value.observed_at == (at or row.observed_at),
+        HubTemporalValue.series_id == number,
+        HubTemporalValue.observed_at == (at or row.observed_at),
     ]
 
 

@@ -1,6 +1,6 @@
-"""Writing history: attribute instances become narrow rows, idempotent on (city, entity,
-attribute, datasetId, observed_at), and only the rows actually inserted are rolled up into the
-hourly and daily summaries (a duplicate never counts twice, a late point lands in its bucket).
+"""Writing history: attribute instances become narrow rows of their series, idempotent on
+(series, observed_at), and only the rows actually inserted are rolled up into the hourly and
+daily summaries (a duplicate never counts twice, a late point lands in its bucket).
 
 PostgreSQL: one statement per batch (``jsonb_to_recordset`` source, or a binary COPY into a
 staging table for big batches) whose CTEs insert the rows ``ON CONFLICT DO NOTHING RETURNING``
@@ -33,6 +33,7 @@ from qala.hub.temporal.models import (
 )
 from qala.hub.temporal.partitions import ensure_partitions, is_partitioned
 from qala.hub.temporal.pending import settle
+from qala.hub.temporal.series import find, series_ids
 from qala.hub.temporal.sql import COPY_COLUMNS, COPY_TYPES, PG_UPSERT, STAGING_TABLE
 
 COPY_THRESHOLD = 2000  # rows from which PostgreSQL writes go through COPY
@@ -41,7 +42,6 @@ CHUNK = 500  # rows per multi-row statement on SQLite
 COLUMN_MEMBERS = frozenset(
     {"observedAt", "datasetId", "createdAt", "modifiedAt", "instanceId", "deletedAt"}
 )
-KEY = ("entity_id", "attribute", "dataset_id")
 Row = dict[str, Any]
 
 
@@ -62,8 +62,8 @@ class Point:
     recorded_at: dt.datetime | None = None  # createdAt of the instance; default now
 
 
-def to_row(city_id: int, point: Point, now: dt.datetime) -> Row:
-    """The history row of a point."""
+def to_row(city_id: int, point: Point, now: dt.datetime, series_id: int = 0) -> Row:
+    """The history row of a point (in series ``series_id``)."""
     if point.instance is None:
         data: dict[str, Any] = {"value": point.value}
     else:
@@ -81,10 +81,8 @@ def to_row(city_id: int, point: Point, now: dt.datetime) -> Row:
         data["value"] = str(value)  # NaN / Infinity are not JSON
     recorded = point.recorded_at or now
     return {
+        "series_id": series_id,
         "city_id": city_id,
-        "entity_id": point.entity_id,
-        "attribute": point.attribute,
-        "dataset_id": point.dataset_id,
         "observed_at": point.observed_at.astimezone(dt.UTC),
         "kind": kind,
         "value": number,
@@ -98,10 +96,14 @@ def append_points(db: Session, city_id: int, points: Iterable[Point]) -> int:
     """Keep ``points`` in the city's history; returns how many were new (duplicates of
     stored instances are ignored). One round trip on PostgreSQL."""
     now = dt.datetime.now(dt.UTC)
-    unique: dict[tuple[Any, ...], Row] = {}
+    points = list(points)
+    numbers = series_ids(db, city_id, {(p.entity_id, p.attribute, p.dataset_id) for p in points})
+    unique: dict[tuple[int, dt.datetime], Row] = {}
     for point in points:
-        row = to_row(city_id, point, now)
-        unique.setdefault((*(row[k] for k in KEY), row["observed_at"]), row)
+        row = to_row(
+            city_id, point, now, numbers[point.entity_id, point.attribute, point.dataset_id]
+        )
+        unique.setdefault((row["series_id"], row["observed_at"]), row)
     rows = list(unique.values())
     if not rows:
         return 0
@@ -122,10 +124,9 @@ def _write_postgres(db: Session, rows: list[Row]) -> int:
         return inserted
     payload = json.dumps(rows, default=_json_default)
     source = (
-        "SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS s(city_id integer, "
-        "entity_id text, attribute text, dataset_id text, observed_at timestamptz, "
-        "kind smallint, value double precision, data jsonb, created_at timestamptz, "
-        "modified_at timestamptz)"
+        "SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS s(series_id integer, "
+        "city_id integer, observed_at timestamptz, kind smallint, value double precision, "
+        "data jsonb, created_at timestamptz, modified_at timestamptz)"
     )
     return int(db.execute(text(PG_UPSERT.format(source=source)), {"rows": payload}).scalar_one())
 
@@ -154,10 +155,8 @@ def _copy_to_staging(db: Session, rows: list[Row]) -> None:
                 data = row["data"]
                 copy.write_row(
                     (
+                        row["series_id"],
                         row["city_id"],
-                        row["entity_id"],
-                        row["attribute"],
-                        row["dataset_id"],
                         row["observed_at"],
                         row["kind"],
                         row["value"],
@@ -176,12 +175,12 @@ def dialect_insert(db: Session, table: Any) -> Any:
 
 def _insert_returning(db: Session, rows: list[Row]) -> list[Row]:
     table = HubTemporalValue.__table__
-    columns = [table.c[name] for name in (*KEY, "observed_at", "kind", "value")]
+    columns = [table.c[name] for name in ("series_id", "city_id", "observed_at", "kind", "value")]
     statement = dialect_insert(db, table).on_conflict_do_nothing().returning(*columns)
     inserted: list[Row] = []
     for start in range(0, len(rows), CHUNK):
         result = db.execute(statement, rows[start : start + CHUNK])
-        inserted.extend({**row._asdict(), "city_id": rows[0]["city_id"]} for row in result)
+        inserted.extend(row._asdict() for row in result)
     return inserted
 
 
@@ -200,12 +199,12 @@ def rollup_deltas(rows: Iterable[Row], grain: str) -> list[Row]:
             continue
         moment, value = row["observed_at"], row["value"]
         bucket = bucket_start(moment, grain)
-        key = (row["city_id"], *(row[k] for k in KEY), bucket)
+        key = (row["series_id"], bucket)
         delta = deltas.get(key)
         if delta is None:
             delta = deltas[key] = {
+                "series_id": row["series_id"],
                 "city_id": row["city_id"],
-                **{k: row[k] for k in KEY},
                 "bucket": bucket,
                 "count": 0,
                 "numeric_count": 0,
@@ -264,7 +263,7 @@ def upsert_rollups(db: Session, rows: Sequence[Row]) -> None:
             "last_at": _larger(old.last_at, new.last_at),
         }
         upsert = statement.on_conflict_do_update(
-            index_elements=["city_id", *KEY, "bucket"], set_=figures
+            index_elements=["series_id", "bucket"], set_=figures
         )
         db.execute(upsert, deltas)
 
@@ -295,7 +294,7 @@ def _bucket_figures(db: Session, key: Row, size: dt.timedelta) -> Any:
             func.min(value.observed_at),
             func.max(value.observed_at),
         ).where(
-            *(getattr(value, k) == key[k] for k in ("city_id", *KEY)),
+            value.series_id == key["series_id"],
             value.observed_at >= key["bucket"],
             value.observed_at < key["bucket"] + size,
             value.kind.op("&")(KIND_TIME_MASK) != KIND_DELETED,
@@ -314,12 +313,10 @@ def recompute_buckets(
     """Recompute the hourly and daily buckets holding ``moments`` from the history rows
     (after an instance was changed or deleted: a minimum cannot be subtracted)."""
     settle(db)  # pending deltas of these buckets would otherwise be added on top
-    series = {
-        "city_id": city_id,
-        "entity_id": entity_id,
-        "attribute": attribute,
-        "dataset_id": dataset_id,
-    }
+    number = find(db, city_id, entity_id, attribute, dataset_id)
+    if number is None:
+        return
+    series = {"series_id": number, "city_id": city_id}
     for table, grain, size in (
         (HubTemporalHourly, "hour", dt.timedelta(hours=1)),
         (HubTemporalDaily, "day", dt.timedelta(days=1)),
@@ -327,7 +324,7 @@ def recompute_buckets(
         for bucket in {bucket_start(moment, grain) for moment in moments}:
             key = {**series, "bucket": bucket}
             figures = _bucket_figures(db, key, size)
-            db.execute(delete(table).where(*(getattr(table, k) == v for k, v in key.items())))
+            db.execute(delete(table).where(table.series_id == number, table.bucket == bucket))
             if figures[0]:
                 db.add(table(**key, **dict(zip(ROLLUP_FIGURES, figures, strict=True))))
     db.flush()
