@@ -4,11 +4,13 @@ one attribute value), with p50/p99 ingest-to-queryable latency: each message car
 publish time (``TimeInstant``); the latency is measured when its batch is committed.
 
 Several publisher processes drive 1,000+ devices at a fixed offered rate through a Mosquitto
-of the benchmark's own (persistence on, queues not capped); the consumer runs in this
-process, exactly as ``qala hub ingest`` runs it.
+of the benchmark's own (persistence on, queues not capped); each consumer runs in a process
+of its own exactly as ``qala hub ingest`` runs it (several share the topics through an MQTT
+shared subscription, as ``qala hub ingest --shared-group`` does).
 
     .venv/bin/python benchmarks/hub_mqtt_ingest.py [--db postgresql|sqlite|both]
         [--rate MSGS_PER_S] [--seconds N] [--devices N] [--publishers N] [--attrs N]
+        [--consumers N]
 """
 
 from __future__ import annotations
@@ -131,14 +133,31 @@ def publish(
 
 
 class Meter:
-    """Committed points over time and sampled publish-to-commit latencies."""
+    """Committed points over time and sampled publish-to-commit latencies, gathered from the
+    consumer processes through a queue."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.timeline: list[tuple[float, int, int]] = []  # (time, messages, points)
         self.latencies: list[float] = []
 
-    def on_commit(self, batch: Sequence[Any], result: Any) -> None:
+    def follow(self, queue: Any) -> None:
+        """Take the consumers' commit records until a None arrives."""
+        while (record := queue.get()) is not None:
+            moment, messages, points, samples = record
+            with self.lock:
+                self.timeline.append((moment, messages, points))
+                self.latencies.extend(samples)
+
+    def committed(self) -> int:
+        with self.lock:
+            return sum(m for _t, m, _p in self.timeline)
+
+
+def commit_recorder(queue: Any) -> Any:
+    """A consumer's ``on_commit``: sample latencies, send a record to the parent."""
+
+    def on_commit(batch: Sequence[Any], result: Any) -> None:
         committed = time.time()
         points = result.written.points if result is not None else 0
         samples = []
@@ -147,9 +166,44 @@ class Meter:
             if stamp:
                 published = dt.datetime.fromisoformat(stamp).timestamp()
                 samples.append((committed - published) * 1000)
-        with self.lock:
-            self.timeline.append((time.monotonic(), len(batch), points))
-            self.latencies.extend(samples)
+        queue.put((time.monotonic(), len(batch), points, samples))
+
+    return on_commit
+
+
+def consumer_process(
+    url: str, port: int, args: argparse.Namespace, index: int, queue: Any, ready: Any, stop: Any
+) -> None:
+    """One ``qala hub ingest`` process: the consumer, its roll-up drainer, tuned GC."""
+    from qala.core.runtime import tune_gc
+    from qala.hub.ingest.mqtt import ConsumerSettings, IngestConsumer, ingest_database
+    from qala.hub.runtime import default_hub
+    from qala.hub.temporal.pending import RollupWorker
+
+    settings = ConsumerSettings(
+        url=f"mqtt://127.0.0.1:{port}",
+        client_id=f"bench-ingest-{index}",
+        shared_group="bench" if args.consumers > 1 else "",
+        batch_size=args.batch_size,
+        batch_wait=args.batch_wait,
+        queue_size=max(10_000, 2 * args.batch_size),
+        receive_maximum=max(20_000, 4 * args.batch_size),
+    )
+    database = ingest_database(url)
+    consumer = IngestConsumer(
+        database, settings, hub=default_hub(), on_commit=commit_recorder(queue)
+    )
+    rollups = RollupWorker(database)
+    rollups.start()
+    tune_gc()
+    thread = threading.Thread(target=profiled(consumer.run, args.profile), daemon=True)
+    thread.start()
+    consumer.subscribed.wait(10)
+    ready.set()
+    stop.wait()
+    consumer.stop()
+    thread.join(30)
+    rollups.stop()
 
 
 def profiled(target: Any, enabled: bool) -> Any:
@@ -196,32 +250,22 @@ def start_publishers(port: int, args: argparse.Namespace) -> tuple[list[Any], An
 
 
 def run(kind: str, args: argparse.Namespace) -> None:
-    from qala.core.runtime import tune_gc
-    from qala.hub.ingest.mqtt import ConsumerSettings, IngestConsumer, ingest_database
-    from qala.hub.runtime import default_hub
-    from qala.hub.temporal.pending import RollupWorker
-
     url = fresh_database(kind, "qala_bench_mqtt")
     city_id, _key = seed_city(url)
     provision(url, city_id, args.attrs)
     broker, port = start_broker(Path(tempfile.mkdtemp(prefix="qala-bench-mqtt-")))
-    meter = Meter()
-    settings = ConsumerSettings(
-        url=f"mqtt://127.0.0.1:{port}",
-        client_id="bench-ingest",
-        batch_size=args.batch_size,
-        batch_wait=args.batch_wait,
-        queue_size=max(10_000, 2 * args.batch_size),
-        receive_maximum=max(20_000, 4 * args.batch_size),
-    )
-    database = ingest_database(url)
-    consumer = IngestConsumer(database, settings, hub=default_hub(), on_commit=meter.on_commit)
-    rollups = RollupWorker(database)  # as ``qala hub ingest`` does: roll-ups drained meanwhile
-    rollups.start()
-    tune_gc()
-    thread = threading.Thread(target=profiled(consumer.run, args.profile), daemon=True)
-    thread.start()
-    consumer.subscribed.wait(10)
+    meter, queue, stop = Meter(), multiprocessing.Queue(), multiprocessing.Event()
+    follower = threading.Thread(target=meter.follow, args=(queue,), daemon=True)
+    follower.start()
+    consumers = []
+    for index in range(args.consumers):
+        ready = multiprocessing.Event()
+        process = multiprocessing.Process(
+            target=consumer_process, args=(url, port, args, index, queue, ready, stop)
+        )
+        process.start()
+        ready.wait(30)
+        consumers.append(process)
     started = time.monotonic()
     publishers, counts = start_publishers(port, args)
     for process in publishers:
@@ -229,11 +273,13 @@ def run(kind: str, args: argparse.Namespace) -> None:
     sent = sum(c[0] for c in counts.values())
     acked = sum(c[1] for c in counts.values())
     deadline = time.monotonic() + 300
-    while sum(m for _t, m, _p in meter.timeline) < acked and time.monotonic() < deadline:
+    while meter.committed() < acked and time.monotonic() < deadline:
         time.sleep(0.1)
-    consumer.stop()
-    thread.join(30)
-    rollups.stop()
+    stop.set()
+    for process in consumers:
+        process.join(60)
+    queue.put(None)
+    follower.join(10)
     broker.terminate()
     broker.wait()
     report(kind, args, meter, started, sent, acked)
@@ -258,6 +304,7 @@ def report(
         publishers=args.publishers,
         attrs_per_message=args.attrs,
         offered_messages_per_s=args.rate,
+        consumers=args.consumers,
         batch_size=args.batch_size,
         batch_wait_s=args.batch_wait,
         seconds=round(seconds, 1),
@@ -282,6 +329,7 @@ def main() -> None:
     parser.add_argument("--attrs", type=int, default=10, help="Values per message.")
     parser.add_argument("--batch-size", type=int, default=2000, help="Consumer batch size.")
     parser.add_argument("--batch-wait", type=float, default=0.05, help="Consumer batch wait.")
+    parser.add_argument("--consumers", type=int, default=1, help="Consumer processes (shared).")
     parser.add_argument("--profile", action="store_true", help="cProfile the consumer.")
     args = parser.parse_args()
     for kind in ("postgresql", "sqlite") if args.db == "both" else (args.db,):

@@ -5,6 +5,7 @@ entity bodies (attribute → array of instances) become points to keep."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,14 +30,24 @@ NULL = "urn:ngsi-ld:null"
 Instance = dict[str, Any]
 
 
+def _moment(text: Any, field: str) -> dt.datetime:
+    """``parse_time``, remembered: a batch repeats the same few stamps thousands of times."""
+    return _parsed(text, field) if isinstance(text, str) else parse_time(text, field)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(text: str, field: str) -> dt.datetime:
+    return parse_time(text, field)
+
+
 def instance_point(entity_id: str, iri: str, instance: Mapping[str, Any]) -> Point:
     """The point of a stored-form instance: at its observedAt, else when it was written."""
-    written = parse_time(instance.get("modifiedAt") or instance["createdAt"], "modifiedAt")
+    written = _moment(instance.get("modifiedAt") or instance["createdAt"], "modifiedAt")
     observed = instance.get("observedAt")
     return Point(
         entity_id,
         iri,
-        parse_time(observed, "observedAt") if observed else written,
+        _moment(observed, "observedAt") if observed else written,
         dataset_id=instance.get("datasetId") or "",
         instance=instance,
         kind=KIND_OBSERVED if observed else KIND_MODIFIED,
