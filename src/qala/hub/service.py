@@ -195,10 +195,12 @@ class EntityQuery:
     limit: int = 20
     offset: int = 0
     where: tuple[Any, ...] = ()  # SQL pre-filters (necessary conditions, e.g. from q)
+    count: bool = True  # False: the total may stop at offset + limit (no full scan for it)
 
 
 def query_entities(db: Session, city_id: int, spec: EntityQuery) -> tuple[list[Entity], int]:
-    """Entities matching ``spec`` (ordered by id), and how many match in all."""
+    """Entities matching ``spec`` (ordered by id), and how many match in all (without
+    ``spec.count``, at least how many were skipped and returned: the scan stops at the page)."""
     query = select(HubEntity.data).where(HubEntity.city_id == city_id)
     if spec.ids:
         query = query.where(HubEntity.entity_id.in_(spec.ids))
@@ -223,16 +225,21 @@ def query_entities(db: Session, city_id: int, spec: EntityQuery) -> tuple[list[E
     query = query.order_by(HubEntity.entity_id)
     filters = _python_filters(spec)
     if not filters:
+        page = [dict(item) for item in db.scalars(query.offset(spec.offset).limit(spec.limit))]
+        if not spec.count:
+            return page, spec.offset + len(page)
         total = db.scalar(select(func.count()).select_from(query.subquery())) or 0
-        page = db.scalars(query.offset(spec.offset).limit(spec.limit))
-        return [dict(item) for item in page], int(total)
+        return page, int(total)
     matched: list[Entity] = []
     total = 0
-    for data in db.scalars(query.execution_options(yield_per=500)):
+    end = spec.offset + spec.limit
+    for data in db.scalars(query.execution_options(yield_per=min(500, max(end, 50)))):
         if all(check(data) for check in filters):
-            if spec.offset <= total < spec.offset + spec.limit:
+            if spec.offset <= total < end:
                 matched.append(data)
             total += 1
+            if total >= end and not spec.count:
+                break
     return matched, total
 
 

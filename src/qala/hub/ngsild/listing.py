@@ -94,6 +94,7 @@ def entity_query(request: Request, terms: Any, source: Any = None) -> service.En
         scope=parse_scope_q(scope_text),
         limit=limit,
         offset=offset,
+        count=str(params.get("count", "false")).lower() == "true",
     )
 
 
