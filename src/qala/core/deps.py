@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -28,9 +28,13 @@ def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
-def get_db(request: Request) -> Iterator[Session]:
+async def get_db(request: Request) -> AsyncIterator[Session]:
     """One transaction per request: committed before the response, rolled back on error;
-    events emitted in it are handed to the bus after the commit."""
+    events emitted in it are handed to the bus after the commit.
+
+    The dependencies here are ``async`` although their work is blocking: they run on the event
+    loop (short: a session, cached callers and cities, one commit) instead of costing a thread
+    hop each (measured: ~145 µs of CPU per hop, three hops per request)."""
     runtime = get_runtime(request)
     with runtime.database.session() as db:
         yield db
@@ -54,7 +58,7 @@ def _bearer(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
-def get_principal(request: Request, db: DbSession) -> auth.Principal:
+async def get_principal(request: Request, db: DbSession) -> auth.Principal:
     """The caller: bearer token, API key, or session cookie (CSRF-checked on writes)."""
     cached: auth.Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
@@ -119,7 +123,7 @@ def _check_csrf(request: Request, session_raw: str) -> None:
 CurrentPrincipal = Annotated[auth.Principal, Depends(get_principal)]
 
 
-def get_user(principal: CurrentPrincipal) -> auth.Principal:
+async def get_user(principal: CurrentPrincipal) -> auth.Principal:
     """The caller, who must be signed in."""
     if not principal.authenticated:
         raise Unauthorized(str(_("Sign in to continue.")))
@@ -142,7 +146,7 @@ def _city_slug(request: Request, principal: auth.Principal) -> str | None:
     return ""
 
 
-def public_city(request: Request, db: DbSession) -> CityContext:
+async def public_city(request: Request, db: DbSession) -> CityContext:
     """The city a public (no sign-in) request is about, from the path, header or query."""
     slug = request.path_params.get("city") or request.headers.get(CITY_HEADER)
     slug = slug or request.query_params.get("city")
@@ -157,10 +161,10 @@ def public_city(request: Request, db: DbSession) -> CityContext:
 PublicCity = Annotated[CityContext, Depends(public_city)]
 
 
-def require_role(role: str) -> Callable[..., CityContext]:
+def require_role(role: str) -> Callable[..., Awaitable[CityContext]]:
     """A dependency: the caller's city, where the caller holds ``role`` or stronger."""
 
-    def dependency(request: Request, db: DbSession, principal: CurrentUser) -> CityContext:
+    async def dependency(request: Request, db: DbSession, principal: CurrentUser) -> CityContext:
         slug = _city_slug(request, principal)
         if slug is None:
             (city_id,) = principal.roles

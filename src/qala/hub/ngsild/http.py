@@ -4,7 +4,7 @@ options, and responses with the right Content-Type and Link header."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -150,11 +150,13 @@ def context_terms(request: Request, context: Any) -> TermMap:
     return terms
 
 
-def hub_city(role: str) -> Callable[..., CityContext]:
+def hub_city(role: str) -> Callable[..., Awaitable[CityContext]]:
     """The city an NGSI-LD request is about (``NGSILD-Tenant``, ``Qala-City`` or the caller's),
     where the caller holds ``role``; an open sandbox city may allow anonymous callers."""
 
-    def dependency(request: Request, db: DbSession, principal: CurrentPrincipal) -> CityContext:
+    async def dependency(
+        request: Request, db: DbSession, principal: CurrentPrincipal
+    ) -> CityContext:
         slug = request.headers.get(TENANT_HEADER) or request.headers.get("qala-city")
         slug = slug or request.query_params.get("city")
         open_city = get_runtime(request).settings.hub_open_city
