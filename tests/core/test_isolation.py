@@ -182,10 +182,51 @@ def _member(db: Session, city: City, n: int) -> int:
     return user.id
 
 
+def _building(db: Session, city: City, n: int) -> int:
+    from qala.core.cities import CityContext
+    from qala.utilities import service
+    from qala.utilities.schemas import BuildingCreate
+
+    data = BuildingCreate(code=f"iso-{n}", address=f"Test street {n}", residents=10)
+    return service.create_building(db, CityContext.of(city), data).id
+
+
+def _account(db: Session, city: City, n: int) -> int:
+    from qala.core.cities import CityContext
+    from qala.utilities import service
+    from qala.utilities.schemas import AccountCreate
+
+    data = AccountCreate(number=f"iso-{n}", apartment="1")
+    return service.create_account(db, CityContext.of(city), _building(db, city, n), data).id
+
+
+def _meter(db: Session, city: City, n: int) -> int:
+    from qala.core.cities import CityContext
+    from qala.utilities import service
+    from qala.utilities.schemas import MeterCreate
+
+    data = MeterCreate(serial=f"iso-{n}", resource="cold_water", building_id=_building(db, city, n))
+    return service.create_meter(db, CityContext.of(city), data).id
+
+
+def _incident(db: Session, city: City, n: int) -> int:
+    from qala.core.cities import CityContext
+    from qala.utilities import incidents
+    from qala.utilities.schemas import IncidentCreate
+
+    data = IncidentCreate(kind="leak", title=f"Leak {n}")
+    actor = incidents.Actor(None, "test")
+    return incidents.create_incident(db, CityContext.of(city), data, actor).id
+
+
 FACTORIES: dict[str, Callable[[Session, City, int], Any]] = {
     "alert_id": _alert,
     "key_id": _api_key,
     "user_id": _member,
+    "building_id": _building,
+    "account_id": _account,
+    "meter_id": _meter,
+    "incident_id": _incident,
 }
 
 

@@ -139,9 +139,10 @@ def test_city_switch_shows_the_other_citys_districts(
         expect_city_map(page, live_server, slug)
         alerts = page.get_by_test_id("alerts")
         if slug == alert_city:  # the feed shows the city's own alert, and only there
-            expect(alerts.locator(f"li.alert.severity-{severity}")).to_contain_text(alert_text)
-        else:
-            expect(alerts.locator("li.empty")).to_have_text(t("No alerts", page))
+            own = alerts.locator(f"li.alert.severity-{severity}", has_text=alert_text)
+            expect(own).to_have_count(1)
+        else:  # the demo's modules raise alerts of their own (utility incidents)
+            expect(alerts.locator("li").first).to_be_visible()
             expect(alerts).not_to_contain_text(alert_text)
     assert len(district_names(live_server, "astana", "ru")) != len(
         district_names(live_server, "almaty", "ru")

@@ -18,6 +18,7 @@ INSTALLED: tuple[str, ...] = (
     "web",
     "hub",
     "demo",
+    "utilities",
 )
 
 

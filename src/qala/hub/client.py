@@ -18,6 +18,7 @@ from qala.hub.ngsild.model import now_iso, parse_attributes, parse_entity
 from qala.hub.ngsild.query import parse_q, parse_type_selection
 from qala.hub.ngsild.render import View, render_entity
 from qala.hub.runtime import default_hub
+from qala.hub.temporal.grouped import EntityTotal, GroupBucket, entity_totals, sum_rollups
 from qala.hub.temporal.store import (
     Bucket,
     Point,
@@ -28,14 +29,18 @@ from qala.hub.temporal.store import (
 
 __all__ = [
     "Bucket",
+    "EntityTotal",
+    "GroupBucket",
     "Point",
     "append_measurements",
     "delete_entity",
     "entity_ids",
+    "entity_totals",
     "get_entity",
     "query",
     "read_rollup",
     "read_series",
+    "sum_rollups",
     "update_attributes",
     "upsert_entity",
 ]
